@@ -1,0 +1,133 @@
+"""Shared test setup: named users, sample data paths, and the service gate.
+
+Tests marked `postgres`, `services` or `browser` need real PostgreSQL, RabbitMQ/Redis or
+Chromium. When one is missing they are skipped with the reason, unless REQUIRE_SERVICES=1
+(CI), in which case the run stops with a failure instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def shared_file(name: str) -> Path:
+    """A real PhilGEPS sample from ../shared/data (never copied into the repository)."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        if REQUIRE_SERVICES:
+            pytest.fail(f"sample data {path} is missing")
+        pytest.skip(f"sample data {path} is not next to the checkout")
+    return path
+
+
+# --- Service gate ---------------------------------------------------------------------
+
+
+def _tcp_problem(url: str, default_port: int, name: str) -> str | None:
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or default_port
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return None
+    except OSError as exc:
+        return f"{name} at {host}:{port} is unreachable ({exc})"
+
+
+def _postgres_problem() -> str | None:
+    if not settings.IS_POSTGRES:
+        return "needs PostgreSQL: set DATABASE_URL (make test does)"
+    db = settings.DATABASES["default"]
+    return _tcp_problem(f"//{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}", 5432, "PostgreSQL")
+
+
+def _broker_problem() -> str | None:
+    if settings.LOCAL_WORKER:
+        return "needs RabbitMQ: set CELERY_BROKER_URL (make test does)"
+    return _tcp_problem(settings.CELERY_BROKER_URL, 5672, "RabbitMQ")
+
+
+def _redis_problem() -> str | None:
+    if not settings.REDIS_URL:
+        return "needs Redis: set REDIS_URL (make test does)"
+    return _tcp_problem(settings.REDIS_URL, 6379, "Redis")
+
+
+def _services_problem() -> str | None:
+    return _postgres_problem() or _broker_problem() or _redis_problem()
+
+
+def _browser_problem() -> str | None:
+    if not shutil.which(CHROMIUM):
+        return f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+    return _services_problem()
+
+
+GATES: dict[str, Callable[[], str | None]] = {
+    "postgres": _postgres_problem,
+    "services": _services_problem,
+    "browser": _browser_problem,
+}
+
+
+@pytest.hookimpl(trylast=True)  # after `-m` deselection: only gate the tests that will run
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    problems: dict[str, str | None] = {}
+    for item in items:
+        markers = [name for name in GATES if item.get_closest_marker(name)]
+        if settings.IS_POSTGRES and not markers:
+            markers = ["postgres"]  # on the services pass every database test needs PostgreSQL
+        for name in markers:
+            if name not in problems:
+                problems[name] = GATES[name]()
+            problem = problems[name]
+            if problem is None:
+                continue
+            if REQUIRE_SERVICES:
+                pytest.exit(f"REQUIRE_SERVICES=1 but {item.nodeid} {problem}", returncode=1)
+            item.add_marker(pytest.mark.skip(reason=problem))
+            break
+
+
+# --- Users ----------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):  # type: ignore[no-untyped-def]
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def alice(django_user_model):  # type: ignore[no-untyped-def]
+    """The analyst who owns things in most tests."""
+    return django_user_model.objects.create_user("alice", password="alice-password")
+
+
+@pytest.fixture
+def bob(django_user_model):  # type: ignore[no-untyped-def]
+    """Another analyst, who must never see alice's things."""
+    return django_user_model.objects.create_user("bob", password="bob-password")
+
+
+@pytest.fixture
+def staff(django_user_model):  # type: ignore[no-untyped-def]
+    return django_user_model.objects.create_user(
+        "staff", password="staff-password", is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def alice_client(client, alice):  # type: ignore[no-untyped-def]
+    client.force_login(alice)
+    return client
