@@ -1,0 +1,236 @@
+"""Import PhilGEPS files into the awards model.
+
+Streaming (one batch of rows in memory at a time), idempotent (natural keys: a second
+import of the same file adds nothing) and honest (every refused row is recorded with
+its line and reason on the ImportRun). Each batch commits on its own, so an interrupted
+import leaves whole batches behind and simply runs again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from explorer import philgeps, staging
+from explorer.models import ImportRun
+
+logger = logging.getLogger(__name__)
+
+
+ProgressCallback = Callable[[int, int | None], None]
+
+
+@dataclass
+class Counts:
+    rows_read: int = 0
+    rows_failed: int = 0
+    notices_new: int = 0
+    awards_new: int = 0
+    line_items_new: int = 0
+    organizations_new: int = 0
+    suppliers_new: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_error(self, line: int, reason: str) -> None:
+        self.rows_failed += 1
+        if len(self.errors) < ImportRun.MAX_ERRORS_KEPT:
+            self.errors.append({"line": line, "reason": reason})
+
+
+def import_file(
+    path: Path,
+    *,
+    source_name: str | None = None,
+    progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> ImportRun:
+    """Import one file and return its ImportRun (refused, failed or succeeded)."""
+    run = ImportRun.objects.create(source_name=source_name or Path(path).name)
+    counts = Counts()
+    reader = (
+        _SubprocessReader(Path(path)) if connection.vendor == "postgresql" else _InProcessReader(Path(path))
+    )
+    try:
+        try:
+            layout = reader.open()
+        except philgeps.NotPhilgepsFile as exc:
+            return _finish(run, ImportRun.Status.REFUSED, str(exc), counts)
+        run.era, run.sha256 = layout["era"], layout["sha256"]
+        run.save(update_fields=["era", "sha256"])
+        for chunk in reader.chunks():
+            for line, reason in chunk.errors:
+                counts.add_error(line, reason)
+            counts.rows_read = chunk.rows_read
+            _write(chunk.stages, counts)
+            if progress:
+                progress(counts.rows_read, layout["total_rows"])
+            if should_stop and should_stop():
+                return _finish(run, ImportRun.Status.FAILED, "Stopped before the end of the file.", counts)
+    except Exception:
+        logger.exception("import of %s failed", run.source_name)
+        _finish(run, ImportRun.Status.FAILED, "The import stopped on an internal error; see the log.", counts)
+        raise
+    finally:
+        reader.close()
+    return _finish(run, ImportRun.Status.SUCCEEDED, _summary(counts), counts)
+
+
+class _InProcessReader:
+    """Parses in this process and hands over row tuples (SQLite, where speed matters less)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.source: philgeps.Source | None = None
+
+    def open(self) -> dict[str, Any]:
+        try:
+            self.source = philgeps.open_source(self.path)
+        except OSError as exc:
+            raise philgeps.NotPhilgepsFile(f"The file cannot be read: {exc.strerror}.") from None
+        layout = self.source.layout
+        return {"era": layout.era, "sha256": self.source.sha256, "total_rows": self.source.total_rows}
+
+    def chunks(self) -> Iterator[staging.Chunk]:
+        assert self.source is not None
+        return staging.chunks(self.source)
+
+    def close(self) -> None:
+        if self.source is not None:
+            self.source.rows.close()  # type: ignore[attr-defined]
+
+
+class _SubprocessReader:
+    """Runs `python -m explorer.staging PATH` and reads COPY-ready batches from it.
+
+    A subprocess, not multiprocessing: Celery's pool children are daemonic and may not
+    fork multiprocessing children. The child parses the next batch while PostgreSQL
+    inserts this one, each on its own core.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 (our own module and a path we were given)
+            [sys.executable, "-m", "explorer.staging", str(path)],
+            cwd=settings.BASE_DIR,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+    def _frame(self) -> tuple[str, Any]:
+        assert self.process.stdout is not None
+        kind, payload = staging.read_frame(self.process.stdout)
+        if kind == "eof":
+            self.process.wait()
+            stderr = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+            raise RuntimeError(f"the reader process exited ({self.process.returncode}): {stderr[-2000:]}")
+        if kind == "error":
+            raise RuntimeError(f"the reader process failed:\n{payload}")
+        return kind, payload
+
+    def open(self) -> dict[str, Any]:
+        kind, payload = self._frame()
+        if kind == "refused":
+            raise philgeps.NotPhilgepsFile(payload)
+        return payload
+
+    def chunks(self) -> Iterator[staging.Chunk]:
+        while True:
+            kind, payload = self._frame()
+            if kind == "end":
+                return
+            yield staging.Chunk(*payload)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
+
+
+def _summary(counts: Counts) -> str:
+    return (
+        f"{counts.rows_read:,} rows read, {counts.rows_failed:,} refused; new: "
+        f"{counts.notices_new:,} notices, {counts.awards_new:,} awards, "
+        f"{counts.line_items_new:,} line items."
+    )
+
+
+def _finish(run: ImportRun, status: str, message: str, counts: Counts) -> ImportRun:
+    run.status = status
+    run.message = message
+    run.finished_at = timezone.now()
+    for name in (
+        "rows_read",
+        "rows_failed",
+        "notices_new",
+        "awards_new",
+        "line_items_new",
+        "organizations_new",
+        "suppliers_new",
+        "errors",
+    ):
+        setattr(run, name, getattr(counts, name))
+    run.save()
+    return run
+
+
+def _write(stages: dict[str, list[tuple[Any, ...]]] | dict[str, bytes], counts: Counts) -> None:
+    """Load one batch's stage rows and move them into the real tables, in one transaction."""
+    postgres = connection.vendor == "postgresql"
+    with transaction.atomic(), connection.cursor() as cursor:
+        if postgres:
+            # Don't wait for the WAL flush of every batch: a crash can lose only the last
+            # batches, and re-running the import (idempotent) restores them.
+            cursor.execute("SET LOCAL synchronous_commit = off")
+        for stage in staging.STAGES:
+            rows = stages.get(stage.name)
+            if not rows:
+                continue
+            columns = ", ".join(stage.columns)
+            if postgres:
+                types = ", ".join(f"{column} {staging.pg_type(column)}" for column in stage.columns)
+                cursor.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS {stage.name} ({types}) ON COMMIT DELETE ROWS"
+                )
+                with cursor.cursor.copy(f"COPY {stage.name} ({columns}) FROM STDIN") as copy:
+                    if isinstance(rows, bytes):
+                        copy.write(rows)  # already COPY text, from the reader process
+                    else:
+                        for row in rows:
+                            copy.write_row(row)
+            else:
+                # Untyped columns keep values as given; the real columns' types apply on insert.
+                cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage.name} ({columns})")
+                cursor.execute(f"DELETE FROM {stage.name}")
+                marks = ", ".join(["%s"] * len(stage.columns))
+                cursor.executemany(
+                    f"INSERT INTO {stage.name} ({columns}) VALUES ({marks})",
+                    [tuple(sqlite_value(value) for value in row) for row in rows],  # type: ignore[union-attr]
+                )
+            cursor.execute(stage.insert)
+            if stage.counter:
+                setattr(counts, stage.counter, getattr(counts, stage.counter) + cursor.rowcount)
+
+
+def sqlite_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return value.hex  # Django stores UUIDs as 32 hex characters on SQLite
+    return value

@@ -1,0 +1,236 @@
+"""The awards data model.
+
+One PhilGEPS row is one line item of a bid notice, repeated for every award on that
+notice; awards are the unit of search, export and aggregation, so money is only ever
+summed over awards. Natural keys (`key`) are hashes of the identifying columns, which
+makes a re-import of the same file find every row it already holds.
+
+PostgreSQL-only parts (the full-text GIN index, trigram indexes) live in migration 0002
+so that the same models run on SQLite in local mode.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.db.models import Func
+
+
+class SearchDocument(Func):
+    """The stored full-text document of an award.
+
+    On PostgreSQL an English tsvector (stemmed, so "roads" finds "road"); on SQLite the
+    lower-cased text itself, which the substring fallback of the search reads.
+    """
+
+    template = "to_tsvector('english'::regconfig, COALESCE(%(expressions)s, ''))"
+    output_field = SearchVectorField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):  # type: ignore[no-untyped-def]
+        return self.as_sql(compiler, connection, template="lower(COALESCE(%(expressions)s, ''))")
+
+
+class Organization(models.Model):
+    """A procuring entity (government agency, LGU, school, ...)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=255, unique=True)
+    region = models.CharField(max_length=100, blank=True)
+    province = models.CharField(max_length=100, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    branch = models.CharField(max_length=100, blank=True)
+    org_type = models.CharField("organization type", max_length=150, blank=True)
+    org_type_group = models.CharField("organization type (grouped)", max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Supplier(models.Model):
+    """An awardee."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=255, unique=True)
+    country = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    province = models.CharField(max_length=100, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    size = models.CharField(max_length=50, blank=True)
+    joint_venture = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BusinessCategory(models.Model):
+    name = models.CharField(max_length=255, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "business categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Area(models.Model):
+    """An area of delivery as written in the file (usually a province, sometimes a list)."""
+
+    name = models.CharField(max_length=255, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Notice(models.Model):
+    """A bid notice (or, for negotiated modes without a reference number, the award's notice)."""
+
+    key = models.UUIDField(unique=True, editable=False)
+    reference_number = models.CharField(max_length=32, blank=True)
+    solicitation_number = models.CharField(max_length=100, blank=True)
+    title = models.TextField()
+    notice_type = models.CharField(max_length=150, blank=True)
+    classification = models.CharField(max_length=100, blank=True)
+    procurement_mode = models.CharField(max_length=150, blank=True)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="notices")
+    category = models.ForeignKey(BusinessCategory, null=True, blank=True, on_delete=models.PROTECT)
+    area = models.ForeignKey(Area, null=True, blank=True, on_delete=models.PROTECT)
+    funding_source = models.CharField(max_length=255, blank=True)
+    funding_instrument = models.CharField(max_length=255, blank=True)
+    trade_agreement = models.CharField(max_length=255, blank=True)
+    approved_budget = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    contract_duration = models.CharField(max_length=50, blank=True)
+    calendar_type = models.CharField(max_length=50, blank=True)
+    published_date = models.DateField(null=True, blank=True)
+    closing_date = models.DateField(null=True, blank=True)
+    prebid_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=50, blank=True)
+    bidders = models.TextField(blank=True, help_text="List of bidders, one per line (S3 files only).")
+
+    def __str__(self) -> str:
+        return self.title[:80]
+
+
+class Award(models.Model):
+    """One award (award number + awardee on one notice): the unit of analysis.
+
+    The notice's organization, category, area, mode and status are copied onto the award
+    so that search filters, facets and sorts read one table.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    key = models.UUIDField(unique=True, editable=False)
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="awards")
+    award_number = models.CharField(max_length=32, blank=True)
+    title = models.TextField(blank=True)
+    # No single-column indexes on supplier and organization: the (supplier, award_date) and
+    # (organization, award_date) indexes below serve those lookups too.
+    supplier = models.ForeignKey(
+        Supplier, null=True, blank=True, on_delete=models.PROTECT, related_name="awards", db_index=False
+    )
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    contract_number = models.CharField(max_length=100, blank=True)
+    award_type = models.CharField(max_length=150, blank=True)
+    reason = models.TextField(blank=True)
+    status = models.CharField(max_length=50, blank=True)
+    unspsc_code = models.CharField(max_length=20, blank=True)
+    unspsc_description = models.CharField(max_length=255, blank=True)
+    published_date = models.DateField(null=True, blank=True)
+    award_date = models.DateField(null=True, blank=True)
+    ntp_date = models.DateField("notice to proceed date", null=True, blank=True)
+    effectivity_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    # Copied from the notice for one-table search (see the class docstring).
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="awards", db_index=False
+    )
+    category = models.ForeignKey(
+        BusinessCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="awards"
+    )
+    area = models.ForeignKey(Area, null=True, blank=True, on_delete=models.PROTECT, related_name="awards")
+    procurement_mode = models.CharField(max_length=150, blank=True)
+    notice_status = models.CharField(max_length=50, blank=True)
+    # Titles and names the keyword search reads; search_vector is derived by the database.
+    search_text = models.TextField(blank=True)
+    search_vector = models.GeneratedField(
+        expression=SearchDocument("search_text"), output_field=SearchVectorField(), db_persist=True
+    )
+
+    class Meta:
+        indexes = [
+            # Search sorted by date or amount, and keyset pages over them (explorer/search.py).
+            models.Index(fields=["award_date", "id"], name="award_date_id"),
+            models.Index(fields=["amount", "id"], name="award_amount_id"),
+            # Organization and supplier pages: totals and per-year sums (explorer/aggregates.py).
+            models.Index(fields=["organization", "award_date"], name="award_org_date"),
+            models.Index(fields=["supplier", "award_date"], name="award_supplier_date"),
+            # Facet and filter on procurement mode.
+            models.Index(fields=["procurement_mode"], name="award_mode"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title[:80] or self.award_number
+
+
+class LineItem(models.Model):
+    key = models.UUIDField(unique=True, editable=False)
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="line_items")
+    award = models.ForeignKey(
+        Award, null=True, blank=True, on_delete=models.SET_NULL, related_name="line_items"
+    )
+    line_number = models.IntegerField(null=True, blank=True)
+    name = models.TextField(blank=True)
+    description = models.TextField(blank=True)
+    quantity = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    uom = models.CharField("unit of measure", max_length=100, blank=True)
+    budget = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["line_number", "id"]
+
+    def __str__(self) -> str:
+        return self.name[:80]
+
+
+class ImportRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        REFUSED = "refused", "Refused"
+        FAILED = "failed", "Failed"
+
+    # Row-level errors kept in full on the run; beyond this many only the count grows.
+    MAX_ERRORS_KEPT = 1000
+
+    source_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, blank=True)
+    era = models.CharField(max_length=20, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    message = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_failed = models.PositiveIntegerField(default=0)
+    notices_new = models.PositiveIntegerField(default=0)
+    awards_new = models.PositiveIntegerField(default=0)
+    line_items_new = models.PositiveIntegerField(default=0)
+    organizations_new = models.PositiveIntegerField(default=0)
+    suppliers_new = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="[{line, reason}], first 1000")
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.source_name} ({self.status})"

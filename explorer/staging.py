@@ -1,0 +1,368 @@
+"""Turning PhilGEPS rows into staged batches; also the import's reader subprocess.
+
+No Django here: `python -m explorer.staging PATH` runs in a child process that parses,
+cleans and stages a file and streams ready-to-COPY batches to its parent on stdout. The
+parent (explorer/importer.py) then only moves bytes into PostgreSQL, so parsing and the
+database each get a CPU core instead of sharing one under the GIL.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import sys
+import traceback
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from explorer import philgeps
+
+BATCH_ROWS = 5000
+
+# Each batch is loaded into scratch tables that name their references (agency name,
+# notice key, ...) instead of ids, and one INSERT ... SELECT per table resolves them with
+# joins and skips rows already stored (ON CONFLICT DO NOTHING). Python never waits for
+# ids, so it can stage the next batch while the database inserts this one.
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    columns: tuple[str, ...]
+    insert: str  # INSERT ... SELECT from the stage table into the real one
+    counter: str | None  # the Counts field that gets the number of rows inserted
+
+
+def _lookup_stage(name: str, table: str, columns: tuple[str, ...], counter: str | None) -> Stage:
+    cols = ", ".join(columns)
+    # `WHERE true`: SQLite's parser needs it between INSERT ... SELECT and ON CONFLICT.
+    insert = (
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {name} WHERE true ON CONFLICT (name) DO NOTHING"
+    )
+    return Stage(name, columns, insert, counter)
+
+
+_PLACE = ("region", "province", "city")
+_NOTICE_FIELDS = (
+    "reference_number", "solicitation_number", "title", "notice_type", "classification",
+    "procurement_mode", "funding_source", "funding_instrument", "trade_agreement", "approved_budget",
+    "contract_duration", "calendar_type", "published_date", "closing_date", "prebid_date", "status",
+    "bidders",
+)  # fmt: skip
+_AWARD_FIELDS = (
+    "public_id", "award_number", "title", "amount", "contract_number", "award_type", "reason", "status",
+    "unspsc_code", "unspsc_description", "published_date", "award_date", "ntp_date", "effectivity_date",
+    "end_date", "procurement_mode", "notice_status", "search_text",
+)  # fmt: skip
+_ITEM_FIELDS = ("line_number", "name", "description", "quantity", "uom", "budget")
+_LOOKUP_JOINS = (
+    "JOIN explorer_organization o ON o.name = s.org_name "
+    "LEFT JOIN explorer_businesscategory c ON c.name = s.category_name "
+    "LEFT JOIN explorer_area a ON a.name = s.area_name"
+)
+
+
+def _fields(prefix: str, names: tuple[str, ...]) -> str:
+    return ", ".join(f"{prefix}{name}" for name in names)
+
+
+STAGES = (
+    _lookup_stage(
+        "import_stage_organization",
+        "explorer_organization",
+        ("name", *_PLACE, "branch", "org_type", "org_type_group", "public_id"),
+        "organizations_new",
+    ),
+    _lookup_stage(
+        "import_stage_supplier",
+        "explorer_supplier",
+        ("name", "country", *_PLACE, "size", "joint_venture", "public_id"),
+        "suppliers_new",
+    ),
+    _lookup_stage("import_stage_category", "explorer_businesscategory", ("name",), None),
+    _lookup_stage("import_stage_area", "explorer_area", ("name",), None),
+    Stage(
+        "import_stage_notice",
+        ("key", *_NOTICE_FIELDS, "org_name", "category_name", "area_name"),
+        f"INSERT INTO explorer_notice (key, {_fields('', _NOTICE_FIELDS)}, organization_id, category_id, "
+        f"area_id) SELECT s.key, {_fields('s.', _NOTICE_FIELDS)}, o.id, c.id, a.id "
+        f"FROM import_stage_notice s {_LOOKUP_JOINS} WHERE true ON CONFLICT (key) DO NOTHING",
+        "notices_new",
+    ),
+    Stage(
+        "import_stage_award",
+        ("key", *_AWARD_FIELDS, "notice_key", "supplier_name", "org_name", "category_name", "area_name"),
+        f"INSERT INTO explorer_award (key, {_fields('', _AWARD_FIELDS)}, notice_id, supplier_id, "
+        f"organization_id, category_id, area_id) SELECT s.key, {_fields('s.', _AWARD_FIELDS)}, n.id, sp.id, "
+        f"o.id, c.id, a.id FROM import_stage_award s JOIN explorer_notice n ON n.key = s.notice_key "
+        f"LEFT JOIN explorer_supplier sp ON sp.name = s.supplier_name {_LOOKUP_JOINS} "
+        f"WHERE true ON CONFLICT (key) DO NOTHING",
+        "awards_new",
+    ),
+    Stage(
+        "import_stage_lineitem",
+        ("key", *_ITEM_FIELDS, "notice_key", "award_key"),
+        f"INSERT INTO explorer_lineitem (key, {_fields('', _ITEM_FIELDS)}, notice_id, award_id) "
+        f"SELECT s.key, {_fields('s.', _ITEM_FIELDS)}, n.id, aw.id FROM import_stage_lineitem s "
+        f"JOIN explorer_notice n ON n.key = s.notice_key LEFT JOIN explorer_award aw ON aw.key = s.award_key "
+        f"WHERE true ON CONFLICT (key) DO NOTHING",
+        "line_items_new",
+    ),
+)
+
+
+class Stager:
+    """Turns clean rows into stage rows: one per distinct agency, supplier, notice, award, item.
+
+    Lives in the reader thread. Remembers the lookup names it already staged (bounded) so
+    that every batch does not send the same agencies again.
+    """
+
+    SEEN_LIMIT = 200_000
+
+    def __init__(self) -> None:
+        self.seen: dict[str, set[str]] = {stage.name: set() for stage in STAGES[:4]}
+
+    def _new_name(self, stage: str, name: str) -> bool:
+        seen = self.seen[stage]
+        if name in seen:
+            return False
+        if len(seen) > self.SEEN_LIMIT:
+            seen.clear()
+        seen.add(name)
+        return True
+
+    def stage(self, rows: list[dict[str, Any]]) -> dict[str, list[tuple[Any, ...]]]:
+        out: dict[str, dict[Any, tuple[Any, ...]]] = {stage.name: {} for stage in STAGES}
+        orgs, suppliers, categories, areas, notices, awards, items = out.values()
+        for row in rows:
+            org = row["org_name"][:255]
+            supplier = (row.get("supplier_name") or "")[:255] or None
+            category = (row.get("category") or "")[:255] or None
+            area = (row.get("area") or "")[:255] or None
+            if self._new_name("import_stage_organization", org):
+                orgs[org] = (
+                    org,
+                    _cut(row, "org_region", 100),
+                    _cut(row, "org_province", 100),
+                    _cut(row, "org_city", 100),
+                    _cut(row, "org_branch", 100),
+                    _cut(row, "org_type", 150),
+                    _cut(row, "org_type_group", 150),
+                    uuid.uuid4().hex,
+                )
+            if supplier and self._new_name("import_stage_supplier", supplier):
+                suppliers[supplier] = (
+                    supplier,
+                    _cut(row, "supplier_country", 100),
+                    _cut(row, "supplier_region", 100),
+                    _cut(row, "supplier_province", 100),
+                    _cut(row, "supplier_city", 100),
+                    _cut(row, "supplier_size", 50),
+                    _cut(row, "supplier_joint_venture", 255),
+                    uuid.uuid4().hex,
+                )
+            if category and self._new_name("import_stage_category", category):
+                categories[category] = (category,)
+            if area and self._new_name("import_stage_area", area):
+                areas[area] = (area,)
+
+            notice = philgeps.notice_key(row)
+            if notice not in notices:
+                notices[notice] = (
+                    notice,
+                    _cut(row, "reference_number", 32),
+                    _cut(row, "solicitation_number", 100),
+                    row.get("notice_title") or row.get("award_title", ""),
+                    _cut(row, "notice_type", 150),
+                    _cut(row, "classification", 100),
+                    _cut(row, "procurement_mode", 150),
+                    _cut(row, "funding_source", 255),
+                    _cut(row, "funding_instrument", 255),
+                    _cut(row, "trade_agreement", 255),
+                    row.get("approved_budget"),
+                    _cut(row, "contract_duration", 50),
+                    _cut(row, "calendar_type", 50),
+                    row.get("published_date"),
+                    row.get("closing_date"),
+                    row.get("prebid_date"),
+                    _cut(row, "notice_status", 50),
+                    row.get("bidders", ""),
+                    org,
+                    category,
+                    area,
+                )
+            award = philgeps.award_key(row, notice)
+            if award is not None and award not in awards:
+                title = row.get("award_title") or row.get("notice_title", "")
+                search_parts = (title, row.get("notice_title", ""), org, supplier or "")
+                awards[award] = (
+                    award,
+                    uuid.uuid4().hex,
+                    _cut(row, "award_number", 32),
+                    title,
+                    row.get("amount"),
+                    _cut(row, "contract_number", 100),
+                    _cut(row, "award_type", 150),
+                    row.get("reason", ""),
+                    _cut(row, "award_status", 50),
+                    _cut(row, "unspsc_code", 20),
+                    _cut(row, "unspsc_description", 255),
+                    row.get("award_published_date"),
+                    row.get("award_date"),
+                    row.get("ntp_date"),
+                    row.get("effectivity_date"),
+                    row.get("end_date"),
+                    _cut(row, "procurement_mode", 150),
+                    _cut(row, "notice_status", 50),
+                    " ".join(dict.fromkeys(part for part in search_parts if part)),
+                    notice,
+                    supplier,
+                    org,
+                    category,
+                    area,
+                )
+            item = philgeps.line_item_key(row, notice, award)
+            if item is not None and item not in items:
+                items[item] = (
+                    item,
+                    row.get("line_number"),
+                    row.get("item_name", ""),
+                    row.get("item_description", ""),
+                    row.get("quantity"),
+                    _cut(row, "uom", 100),
+                    row.get("item_budget"),
+                    notice,
+                    award,
+                )
+        return {name: list(staged.values()) for name, staged in out.items()}
+
+
+def _cut(row: dict[str, Any], field: str, size: int) -> str:
+    """A text value cut to its column's size (PhilGEPS names are already cut at 50-60)."""
+    return (row.get(field) or "")[:size]
+
+
+def pg_type(column: str) -> str:
+    """The PostgreSQL type of a stage column (COPY parses text into it)."""
+    if column in _PG_TYPES:
+        return _PG_TYPES[column]
+    return "date" if column.endswith("_date") else "text"
+
+
+_PG_TYPES = {
+    "key": "uuid", "public_id": "uuid", "notice_key": "uuid", "award_key": "uuid",
+    "approved_budget": "numeric", "amount": "numeric", "quantity": "numeric", "budget": "numeric",
+    "line_number": "integer",
+}  # fmt: skip
+
+
+@dataclass
+class Chunk:
+    """One batch: per stage table either row tuples or the same rows as COPY text."""
+
+    stages: dict[str, list[tuple[Any, ...]]] | dict[str, bytes]
+    errors: list[tuple[int, str]]
+    rows_read: int  # rows read so far, this chunk included
+
+
+def chunks(source: philgeps.Source) -> Iterator[Chunk]:
+    """Clean and stage a source, BATCH_ROWS rows at a time (rows with errors are reported)."""
+    stager = Stager()
+    layout = source.layout
+    rows: list[dict[str, Any]] = []
+    errors: list[tuple[int, str]] = []
+    read = 0
+    try:
+        for line, cells in source.rows:
+            read += 1
+            try:
+                rows.append(philgeps.clean_row(cells, layout))
+            except philgeps.RowError as exc:
+                errors.append((line, str(exc)))
+            if len(rows) >= BATCH_ROWS:
+                yield Chunk(stager.stage(rows), errors, read)
+                rows, errors = [], []
+        yield Chunk(stager.stage(rows), errors, read)
+    finally:
+        source.rows.close()  # type: ignore[attr-defined]
+
+
+def copy_text(rows: list[tuple[Any, ...]]) -> bytes:
+    """Rows in PostgreSQL's COPY text format (tab-separated, \\N for NULL)."""
+    lines = []
+    for row in rows:
+        fields = []
+        for value in row:
+            if value is None:
+                fields.append("\\N")
+            elif type(value) is str:
+                # Most values need no escaping; four substring tests are cheaper than
+                # always rewriting the string.
+                if "\\" in value or "\n" in value or "\t" in value or "\r" in value:
+                    value = (
+                        value.replace("\\", "\\\\")
+                        .replace("\n", "\\n")
+                        .replace("\t", "\\t")
+                        .replace("\r", "\\r")
+                    )
+                fields.append(value)
+            else:  # Decimal, date and int print as PostgreSQL reads them
+                fields.append(str(value))
+        lines.append("\t".join(fields))
+    lines.append("")
+    return "\n".join(lines).encode("utf-8")
+
+
+# --- The reader subprocess's protocol: length-prefixed pickles of (kind, payload) --------
+
+
+def write_frame(out: IO[bytes], kind: str, payload: object) -> None:
+    data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(struct.pack("<Q", len(data)))
+    out.write(data)
+    out.flush()
+
+
+def read_frame(stream: IO[bytes]) -> tuple[str, Any]:
+    """The next frame; ("eof", None) if the child stopped without saying goodbye."""
+    header = stream.read(8)
+    if len(header) < 8:
+        return "eof", None
+    (size,) = struct.unpack("<Q", header)
+    # Only ever our own child's output on a private pipe, so unpickling is safe here.
+    return pickle.loads(stream.read(size))  # noqa: S301
+
+
+def main(path: str) -> int:
+    out = sys.stdout.buffer
+    try:
+        source = philgeps.open_source(Path(path))
+    except philgeps.NotPhilgepsFile as exc:
+        write_frame(out, "refused", str(exc))
+        return 0
+    except OSError as exc:
+        write_frame(out, "refused", f"The file cannot be read: {exc.strerror}.")
+        return 0
+    layout = {"era": source.layout.era, "sha256": source.sha256, "total_rows": source.total_rows}
+    write_frame(out, "layout", layout)
+    try:
+        for chunk in chunks(source):
+            stages = {name: copy_text(rows) for name, rows in chunk.stages.items() if rows}
+            # Plain data only: this module runs as __main__ here, so its classes would not
+            # unpickle in the parent.
+            write_frame(out, "chunk", (stages, chunk.errors, chunk.rows_read))
+    except BrokenPipeError:
+        return 1  # the parent stopped reading (cancelled or failed); nothing to report
+    except Exception:
+        write_frame(out, "error", traceback.format_exc())
+        return 1
+    write_frame(out, "end", None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
