@@ -1,0 +1,81 @@
+"""Import throughput and memory: a synthetic PhilGEPS CSV built from the real v2 sample.
+
+Usage: DATABASE_URL=postgres://... python bench/import_bench.py [--rows 500000]
+
+Rows are the 200 real sample rows repeated with fresh reference/award numbers (three line
+items per notice) and agency/supplier names varied so the lookup tables grow like a
+real quarter. Peak RSS is sampled while the import runs; "flat memory" means the peak
+after the first fifth of the rows and at the end are about the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import tempfile
+import time
+from pathlib import Path
+
+from common import SHARED_DATA, RssSampler, record, setup_django
+
+
+def build_csv(path: Path, rows: int) -> None:
+    with open(SHARED_DATA / "philgeps-v2-2024q4-sample-200.csv", encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        template = list(reader)
+    col = {name: header.index(name) for name in header}
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(header)
+        for i in range(rows):
+            row = list(template[i % len(template)])
+            notice = i // 3
+            row[col["Bid Reference No."]] = str(20_000_000 + notice)
+            row[col["Line Item No"]] = str(i % 3 + 1)
+            if row[col["Award Reference No."]] != "NULL":
+                row[col["Award Reference No."]] = str(30_000_000 + notice)
+                row[col["Awardee Organization Name"]] += f" {notice % 9000}"
+            row[col["Procuring Entity (PE)"]] += f" {notice % 2500}"
+            writer.writerow(row)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=500_000)
+    args = parser.parse_args()
+    setup_django()
+    from django.db import connection
+
+    from explorer import demo
+    from explorer.importer import import_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "synthetic.csv"
+        build_csv(path, args.rows)
+        demo.flush()
+        marks: list[tuple[int, int]] = []
+        with RssSampler() as sampler:
+
+            def progress(done: int, total: int | None) -> None:
+                marks.append((done, sampler.peak))
+
+            started = time.perf_counter()
+            run = import_file(path, progress=progress)
+            seconds = time.perf_counter() - started
+        demo.flush()
+    early = next(peak for done, peak in marks if done >= args.rows // 5)
+    record(
+        f"Import of a {args.rows:,}-row PhilGEPS CSV ({connection.vendor})",
+        f"python bench/import_bench.py --rows {args.rows}",
+        [
+            f"{run.rows_read:,} rows in {seconds:.1f} s: **{run.rows_read / seconds:,.0f} line-item rows/s**",
+            f"new: {run.awards_new:,} awards, {run.notices_new:,} notices, {run.line_items_new:,} line items",
+            f"peak RSS after {args.rows // 5:,} rows: {early / 1024**2:.0f} MB; "
+            f"at the end: {sampler.peak / 1024**2:.0f} MB (flat memory: the file is streamed in batches)",
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
