@@ -12,7 +12,9 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -213,7 +215,63 @@ IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 200, minimum=1)
 
 REDIS_URL = env_str("REDIS_URL")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://"
+# Local mode: the in-memory broker only works inside one process, so `make run` starts a
+# worker thread inside daphne (jobs/local_worker.py).
 LOCAL_WORKER = CELERY_BROKER_URL == "memory://"
+RUN_LOCAL_WORKER = env_bool("RUN_LOCAL_WORKER", default=False)
+CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
+CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_ENABLE_UTC = True
+# At-least-once execution (REFERENCE.md section 5): ack after the task, requeue when the
+# worker process dies, one unacked message per process, confirmed publishes.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_SEND_TASK_EVENTS = True  # Flower and the System page see workers and tasks
+CELERY_TASK_SEND_SENT_EVENT = True
+# Both limits stay below RabbitMQ's 30-minute consumer_timeout, which would otherwise
+# close the channel and requeue a long job mid-run.
+JOB_SOFT_TIME_LIMIT = env_int("JOB_SOFT_TIME_LIMIT", 25 * 60, minimum=1)
+CELERY_TASK_SOFT_TIME_LIMIT = JOB_SOFT_TIME_LIMIT
+CELERY_TASK_TIME_LIMIT = JOB_SOFT_TIME_LIMIT + 120
+if CELERY_TASK_TIME_LIMIT >= 30 * 60:
+    raise ImproperlyConfigured("JOB_SOFT_TIME_LIMIT must leave the hard limit under 30 minutes")
+# Quorum queues: replicated and durable in a RabbitMQ cluster (compose turns them on).
+CELERY_QUORUM_QUEUES = env_bool("CELERY_QUORUM_QUEUES", default=False)
+_queue_arguments = {"x-queue-type": "quorum"} if CELERY_QUORUM_QUEUES else {}
+# Short jobs (interactive) never wait behind a long export or import (bulk).
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name, queue_arguments=_queue_arguments)
+    for name in ("interactive", "bulk")
+]
+CELERY_TASK_DEFAULT_QUEUE = "interactive"
+CELERY_BEAT_SCHEDULE = {
+    "expire-export-files": {
+        "task": "jobs.tasks.expire_files",
+        "schedule": crontab(hour=2, minute=0),
+        "options": {"queue": "interactive"},
+    },
+    "fail-or-requeue-stale-jobs": {
+        "task": "jobs.tasks.check_stale_jobs",
+        "schedule": 60.0,
+        "options": {"queue": "interactive", "expires": 55},
+    },
+}
+
+# --- Jobs ----------------------------------------------------------------------------
+
+JOB_ACTIVE_CAP = env_int("JOB_ACTIVE_CAP", 3, minimum=1)
+EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 5_000_000, minimum=1)
+# A running job writes a heartbeat with each progress update (several a second); one
+# silent for JOB_STALE_SECONDS is requeued, or failed after JOB_MAX_ATTEMPTS, by beat.
+JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 120, minimum=10)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
 
 # --- Channels ------------------------------------------------------------------------
 

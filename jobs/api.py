@@ -1,0 +1,140 @@
+"""The JSON API under /api/ (DESIGN.md "Fixed interfaces").
+
+Authenticated by the session (with CSRF on writes, as for any form) or by
+`Authorization: Token <key>` (no CSRF: a token is not sent by the browser on its own).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from jobs import downloads, queueing, services
+from jobs.models import PENDING_STATES, ApiToken, Job
+
+View = Callable[..., HttpResponse]
+
+
+def error(status: int, message: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def _token_user(request: HttpRequest) -> AbstractBaseUser | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "token" or not key.strip():
+        return None
+    token = ApiToken.objects.select_related("user").filter(key_hash=ApiToken.hash(key.strip())).first()
+    if token is None or not token.user.is_active:
+        return None
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.user
+
+
+def api_view(*methods: str) -> Callable[[View], View]:
+    def decorator(view: View) -> View:
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in methods:
+                response = error(405, f"Use {' or '.join(methods)}.")
+                response["Allow"] = ", ".join(methods)
+                return response
+            if "Authorization" in request.headers:
+                user = _token_user(request)
+                if user is None:
+                    return error(401, "Invalid API token.")
+                request.user = user
+            elif not request.user.is_authenticated:
+                return error(401, "Log in or send 'Authorization: Token <token>'.")
+            elif request.method not in ("GET", "HEAD", "OPTIONS"):
+                reason = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
+                if reason is not None:
+                    return error(403, "CSRF check failed: send the X-CSRFToken header with session auth.")
+            try:
+                return view(request, *args, **kwargs)
+            except Http404:
+                return error(404, "No such job.")
+
+        return wrapper
+
+    return decorator
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    position = queueing.position_and_eta(job)
+    return {
+        "id": str(job.id),
+        "kind": job.kind,
+        "state": job.state,
+        "params": job.params,
+        "progress": {
+            "done": job.progress_done,
+            "total": job.progress_total,
+            "percent": job.percent,
+            "message": job.progress_message,
+            "seq": job.progress_seq,
+        },
+        "queue_position": position["queue_position"],
+        "eta_seconds": position["eta_seconds"],
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "result": job.result,
+        "file": {"name": job.file_name, "size": job.file_size, "rows": job.file_rows}
+        if job.has_file
+        else None,
+        "error": job.error or None,
+        "download_url": job.download_url(),
+    }
+
+
+@api_view("GET", "POST")
+def jobs(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        mine = Job.objects.filter(owner=request.user)
+        state = request.GET.get("state")
+        if state == "active":
+            mine = mine.filter(state__in=PENDING_STATES)
+        elif state:
+            mine = mine.filter(state=state)
+        return JsonResponse({"jobs": [job_json(job) for job in mine.order_by("-created_at")[:100]]})
+    try:
+        body = json.loads(request.body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return error(400, "The body must be JSON.", fields={"body": ["Send a JSON object."]})
+    if not isinstance(body, dict):
+        return error(400, "The body must be a JSON object.", fields={"body": ["Send a JSON object."]})
+    try:
+        job, created = services.submit_job(
+            user=request.user, kind=body.get("kind"), params=body.get("params", {})
+        )
+    except services.InvalidParams as exc:
+        return error(400, "Invalid job request.", fields=exc.errors)
+    except services.TooManyJobs as exc:
+        return error(429, str(exc))
+    return JsonResponse(job_json(job), status=201 if created else 200)
+
+
+@api_view("GET")
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    return JsonResponse(job_json(services.job_for_user(request.user, job_id)))
+
+
+@api_view("POST")
+def job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = services.cancel_job(user=request.user, job=services.job_for_user(request.user, job_id))
+    return JsonResponse(job_json(job))
+
+
+@api_view("GET")
+def job_download(request: HttpRequest, job_id: str) -> HttpResponse:
+    return downloads.file_response(services.job_for_user(request.user, job_id), json_errors=True)

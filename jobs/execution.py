@@ -1,0 +1,202 @@
+"""Running one attempt of a job: claim, run the kind, publish the file, record the outcome.
+
+Celery delivers at least once. What makes that safe:
+- the claim is a compare-and-set (queued -> running), so a duplicate message does nothing;
+- a redelivered message (the worker died) takes the job over by bumping `attempts`, and
+  every later write of the dead attempt is conditioned on its attempt number;
+- result files are written under a temporary name and renamed into place on success, so
+  nothing half-written can ever be downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import F
+from django.utils import timezone
+
+from jobs import progress
+from jobs.kinds import KINDS
+from jobs.models import Job, State
+from jobs.progress import JobCancelled, JobLost, Reporter
+
+logger = logging.getLogger(__name__)
+
+
+class JobFailed(Exception):
+    """A failure whose message is fit for the user (bad filters, too many rows...)."""
+
+
+@dataclass
+class Outcome:
+    result: dict[str, Any] = field(default_factory=dict)
+    file: Path | None = None  # a temporary file from Run.temp_file(), renamed on success
+    file_name: str = ""  # the name offered to the browser
+    content_type: str = ""
+    rows: int | None = None
+
+
+@dataclass
+class Run:
+    """What a kind's runner gets: the job, its params and a progress reporter."""
+
+    job: Job
+    reporter: Reporter
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.job.params
+
+    def temp_file(self, suffix: str) -> Path:
+        """A private path for this attempt's result file (never served under this name)."""
+        directory = Path(settings.EXPORT_ROOT) / "tmp"
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory / f"{self.job.id}.attempt{self.job.attempts}{suffix}"
+
+
+def execute(job_id: str, *, redelivered: bool, worker: str) -> str:
+    """Run the job if this delivery may; returns what happened (for logs and tests)."""
+    close_old_connections()
+    job = claim(job_id, redelivered=redelivered, worker=worker)
+    if job is None:
+        return "skipped"
+    progress.publish_queue(job.queue)
+    reporter = Reporter(job)
+    run = Run(job=job, reporter=reporter)
+    try:
+        reporter.update(0, message="Starting", force=True)
+        outcome = KINDS[job.kind].run(run)
+    except JobLost:
+        logger.warning("job %s was taken over by another attempt", job.id)
+        _remove_temp_files(job)
+        return "lost"
+    except JobCancelled:
+        _remove_temp_files(job)
+        _finish(job, State.CANCELLED, message="Cancelled")
+        return "cancelled"
+    except SoftTimeLimitExceeded:
+        _remove_temp_files(job)
+        limit = round(settings.JOB_SOFT_TIME_LIMIT / 60)
+        _finish(
+            job, State.FAILED, error=f"The job took longer than its {limit}-minute limit and was stopped."
+        )
+        return "failed"
+    except JobFailed as exc:
+        _remove_temp_files(job)
+        _finish(job, State.FAILED, error=str(exc))
+        return "failed"
+    except Exception as exc:
+        logger.exception("job %s failed", job.id, extra={"job_id": str(job.id)})
+        _remove_temp_files(job)
+        _finish(job, State.FAILED, error=_plain_error(exc), trace=traceback.format_exc())
+        return "failed"
+    return _succeed(job, outcome)
+
+
+def claim(job_id: str, *, redelivered: bool, worker: str) -> Job | None:
+    """Move the job to running for this attempt, or None if this delivery must not run it."""
+    now = timezone.now()
+    fields = {
+        "state": State.RUNNING,
+        "heartbeat_at": now,
+        "worker": worker[:200],
+        "attempts": F("attempts") + 1,
+    }
+    if Job.objects.filter(pk=job_id, state=State.QUEUED).update(started_at=now, **fields):
+        return _started(job_id, now, worker, "started")
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.state != State.RUNNING or not redelivered:
+        return None  # finished, cancelled, or a duplicate message while it runs elsewhere
+    if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+        _fail_lost(job)
+        return None
+    # The broker redelivered it because the worker running it died: take it over.
+    if Job.objects.filter(pk=job_id, state=State.RUNNING, attempts=job.attempts).update(**fields):
+        return _started(job_id, now, worker, "restarted after the worker was lost")
+    return None
+
+
+def _started(job_id: str, now: Any, worker: str, event: str) -> Job:
+    job = Job.objects.get(pk=job_id)
+    job.history = [
+        *job.history,
+        {"at": now.isoformat(), "event": event, "attempt": job.attempts, "worker": worker},
+    ]
+    Job.objects.filter(pk=job_id, attempts=job.attempts).update(history=job.history)
+    return job
+
+
+def _fail_lost(job: Job) -> None:
+    error = f"The job stopped {job.attempts} times because its worker was lost; it was not retried again."
+    Job.objects.filter(pk=job.pk, state=State.RUNNING, attempts=job.attempts).update(
+        state=State.FAILED, finished_at=timezone.now(), error=error
+    )
+    job.refresh_from_db()
+    progress.bump_and_publish([job])
+
+
+def _succeed(job: Job, outcome: Outcome) -> str:
+    updates: dict[str, Any] = {"result": outcome.result}
+    if outcome.file is not None:
+        final = Path(settings.EXPORT_ROOT) / f"{job.id}{outcome.file.suffix}"
+        # The rename is atomic on one filesystem: the download sees no file or the whole file.
+        os.replace(outcome.file, final)
+        updates |= {
+            "file_path": str(final),
+            "file_name": outcome.file_name,
+            "file_size": final.stat().st_size,
+            "file_rows": outcome.rows,
+            "content_type": outcome.content_type,
+            "expires_at": timezone.now() + timedelta(days=settings.EXPORT_RETENTION_DAYS),
+        }
+    if job.progress_total is not None:
+        updates["progress_done"] = job.progress_total
+    if not _finish(job, State.SUCCEEDED, message="Done", **updates):
+        return "lost"
+    return "succeeded"
+
+
+def _finish(
+    job: Job, state: State, *, message: str = "", error: str = "", trace: str = "", **updates: Any
+) -> bool:
+    now = timezone.now()
+    entry = {"at": now.isoformat(), "event": state.value, "attempt": job.attempts}
+    changed = Job.objects.filter(pk=job.pk, state=State.RUNNING, attempts=job.attempts).update(
+        state=state,
+        finished_at=now,
+        heartbeat_at=now,
+        progress_message=message or error[:200],
+        error=error,
+        traceback=trace,
+        history=[*job.history, entry],
+        progress_seq=F("progress_seq") + 1,
+        **updates,
+    )
+    if not changed:
+        return False
+    job.refresh_from_db()
+    progress.publish(job)
+    progress.publish_queue(job.queue)  # ETAs of the jobs behind it may change
+    return True
+
+
+def _remove_temp_files(job: Job) -> None:
+    directory = Path(settings.EXPORT_ROOT) / "tmp"
+    for path in directory.glob(f"{job.id}.attempt{job.attempts}*"):
+        path.unlink(missing_ok=True)
+
+
+def _plain_error(exc: Exception) -> str:
+    """What the user reads: no traceback, no internals (staff see those in the admin)."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"The result file could not be written ({os.strerror(exc.errno)}). Staff have the details."
+    return "The job failed because of an internal error. Staff have the details; try again later."

@@ -1,0 +1,193 @@
+"""The export job: awards matching a search, streamed into xlsx or csv.
+
+Text that a spreadsheet could run as a formula (starting with = + - @ tab or CR) gets a
+leading apostrophe, and control characters are removed. On PostgreSQL both happen in
+SQL (`Neutralised`), so the CSV can be streamed by COPY untouched by Python (far faster
+than the csv module) and the xlsx writer only appends rows; `neutralise()` is the same
+rule for SQLite's local mode, and a test holds the two equal.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Func, QuerySet, TextField
+from django.utils import timezone
+from openpyxl import Workbook
+
+from explorer.search import SearchForm, awards_matching
+from jobs.execution import JobFailed, Outcome, Run
+
+# (header, field path, kind): kind "text" is neutralised; ids stay text for Excel's sake.
+COLUMNS: Sequence[tuple[str, str, str]] = (
+    ("Reference number", "notice__reference_number", "text"),
+    ("Award number", "award_number", "text"),
+    ("Award title", "title", "text"),
+    ("Procuring entity", "organization__name", "text"),
+    ("Supplier", "supplier__name", "text"),
+    ("Business category", "category__name", "text"),
+    ("Area of delivery", "area__name", "text"),
+    ("Procurement mode", "procurement_mode", "text"),
+    ("Contract amount (PHP)", "amount", "number"),
+    ("Award date", "award_date", "date"),
+    ("Notice to proceed", "ntp_date", "date"),
+    ("Effectivity date", "effectivity_date", "date"),
+    ("End date", "end_date", "date"),
+    ("Contract number", "contract_number", "text"),
+    ("Award status", "status", "text"),
+    ("UNSPSC", "unspsc_code", "text"),
+    ("Explorer award id", "public_id", "id"),
+)
+HEADERS = [header for header, _, _ in COLUMNS]
+EXCEL_MAX_ROWS = 1_048_576  # per sheet, header included (REFERENCE.md section 4)
+BATCH = 2000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Everything below 0x20 except tab, newline and carriage return (openpyxl refuses them).
+CONTROL_CHARS = "".join(chr(c) for c in range(1, 32) if chr(c) not in "\t\n\r")
+_CONTROL_TABLE = {ord(c): None for c in CONTROL_CHARS + "\x00"}
+
+
+def neutralise(value: str) -> str:
+    value = value.translate(_CONTROL_TABLE)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+class Neutralised(Func):
+    """SQL twin of neutralise() for PostgreSQL."""
+
+    output_field = TextField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        sql, params = compiler.compile(self.source_expressions[0])
+        cleaned = f"translate({sql}, %s, '')"
+        starts = ", ".join(
+            "E'\\t'" if c == "\t" else "E'\\r'" if c == "\r" else f"'{c}'" for c in FORMULA_STARTS
+        )
+        template = f"CASE WHEN left({cleaned}, 1) IN ({starts}) THEN '''' || {cleaned} ELSE {cleaned} END"
+        return template, [*params, CONTROL_CHARS] * 3
+
+
+def export(run: Run) -> Outcome:
+    params = run.params
+    form = SearchForm(params.get("filters") or {})
+    if not form.is_valid():  # params were validated at submit; this guards a schema change
+        raise JobFailed("The saved filters are no longer valid: " + "; ".join(form.errors))
+    awards = awards_matching(form.cleaned_data)
+    run.reporter.update(0, message="Counting matching awards", force=True)
+    total = awards.count()
+    if total > settings.EXPORT_MAX_ROWS:
+        raise JobFailed(
+            f"This search matches {total:,} awards; an export holds at most {settings.EXPORT_MAX_ROWS:,}. "
+            "Narrow the filters and try again."
+        )
+    run.reporter.update(0, total=total, message="Writing rows", force=True)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    path = run.temp_file("." + params["format"])
+    if params["format"] == "csv":
+        rows = _write_csv(run, awards, path)
+        content_type = "text/csv; charset=utf-8"
+    else:
+        rows = _write_xlsx(run, awards, path, filters=params.get("filters") or {}, total=total)
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Outcome(
+        result={"rows": rows, "format": params["format"]},
+        file=path,
+        file_name=f"philgeps-awards-{stamp}.{params['format']}",
+        content_type=content_type,
+        rows=rows,
+    )
+
+
+def _select(awards: QuerySet) -> QuerySet:
+    if connection.vendor != "postgresql":
+        return awards.values_list(*(path for _, path, _ in COLUMNS))
+    exprs = {}
+    for i, (_, path, kind) in enumerate(COLUMNS):
+        exprs[f"c{i}"] = Neutralised(F(path)) if kind == "text" else F(path)
+    return awards.annotate(**exprs).values_list(*exprs)
+
+
+def _rows(awards: QuerySet) -> Iterator[Sequence[Any]]:
+    """Rows ready to write, streamed from a server-side cursor on PostgreSQL."""
+    query = _select(awards)
+    if connection.vendor != "postgresql":
+        kinds = [kind for _, _, kind in COLUMNS]
+        for row in query.iterator(chunk_size=BATCH):
+            yield [
+                neutralise(v) if k == "text" and v is not None else str(v) if k == "id" else v
+                for v, k in zip(row, kinds, strict=True)
+            ]
+        return
+    sql, sql_params = query.query.get_compiler(using=awards.db).as_sql()
+    with transaction.atomic():
+        connection.ensure_connection()
+        with connection.connection.cursor(name="export") as cursor:
+            cursor.itersize = BATCH
+            cursor.execute(sql, sql_params)
+            while batch := cursor.fetchmany(BATCH):
+                for row in batch:
+                    row = list(row)
+                    row[-1] = str(row[-1])
+                    yield row
+
+
+def _write_csv(run: Run, awards: QuerySet, path: Any) -> int:
+    if connection.vendor != "postgresql":
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(HEADERS)
+            done = 0
+            for row in _rows(awards):
+                writer.writerow(row)
+                done += 1
+                if done % BATCH == 0:
+                    run.reporter.update(done)
+        return done
+    # COPY streams CSV straight from PostgreSQL; Python only counts lines and writes bytes.
+    sql, sql_params = _select(awards).query.get_compiler(using=awards.db).as_sql()
+    done = 0
+    with open(path, "wb") as handle, transaction.atomic():
+        handle.write(("\ufeff" + ",".join(HEADERS) + "\r\n").encode())
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor:
+            with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", sql_params) as copy:
+                for chunk in copy:
+                    handle.write(chunk)
+                    # Titles are whitespace-normalised on import, so a newline ends a row.
+                    done += bytes(chunk).count(b"\n")
+                    run.reporter.update(done)
+            rows = cursor.rowcount
+    return rows if rows >= 0 else done
+
+
+def _write_xlsx(run: Run, awards: QuerySet, path: Any, *, filters: dict[str, str], total: int) -> int:
+    workbook = Workbook(write_only=True)
+    sheet = None
+    done = 0
+    per_sheet = EXCEL_MAX_ROWS - 1
+    for row in _rows(awards):
+        if done % per_sheet == 0:
+            number = done // per_sheet + 1
+            sheet = workbook.create_sheet("Awards" if number == 1 else f"Awards {number}")
+            sheet.append(HEADERS)
+        sheet.append(row)
+        done += 1
+        if done % BATCH == 0:
+            run.reporter.update(done)
+    if sheet is None:
+        workbook.create_sheet("Awards").append(HEADERS)
+    about = workbook.create_sheet("About this export")
+    about.append(["PhilGEPS Data Explorer export"])
+    about.append(["Generated", timezone.localtime().strftime("%Y-%m-%d %H:%M %Z")])
+    about.append(["Rows", done])
+    about.append(["Filters", "none (all awards)" if not filters else ""])
+    for name, value in filters.items():
+        about.append([name, neutralise(value)])
+    about.append([])
+    about.append(["Text starting with = + - @ has a leading apostrophe so spreadsheets never run it."])
+    workbook.save(path)
+    return done

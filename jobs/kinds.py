@@ -1,0 +1,85 @@
+"""The job kinds: how each validates its params, where it queues and what runs it.
+
+Adding a kind means one `register()` call with a params form and a runner; submit,
+the task wrapper, the API and the pages need no change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from explorer.search import FILTER_NAMES, SearchForm, active_filters
+from jobs.models import Kind
+
+if TYPE_CHECKING:
+    from jobs.execution import Outcome, Run
+
+
+class ParamsForm(forms.Form):
+    """A kind's params form. `normalized()` returns the params as stored and hashed."""
+
+    def normalized(self) -> dict[str, Any]:
+        return dict(self.cleaned_data)
+
+
+class FiltersField(forms.Field):
+    """The search filters (a JSON object with the search page's query-string names)."""
+
+    default_error_messages = {"invalid": "Filters must be an object of search filters."}
+
+    def to_python(self, value: Any) -> dict[str, str]:
+        if value in (None, ""):
+            return {}
+        if not isinstance(value, Mapping):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        unknown = sorted(set(value) - set(FILTER_NAMES))
+        if unknown:
+            raise ValidationError(f"Unknown filter: {', '.join(map(str, unknown))}.", code="unknown")
+        search = SearchForm({name: "" if v is None else str(v) for name, v in value.items()})
+        if not search.is_valid():
+            raise ValidationError(
+                [f"{name}: {message}" for name, messages in search.errors.items() for message in messages]
+            )
+        return active_filters(search.cleaned_data)
+
+
+class ExportParams(ParamsForm):
+    format = forms.ChoiceField(choices=[("xlsx", "Excel (xlsx)"), ("csv", "CSV")])
+    filters = FiltersField(required=False)
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    kind: Kind
+    form: type[ParamsForm]
+    run: Callable[[Run], Outcome]
+    queue: str = "interactive"
+    staff_only: bool = False
+
+
+KINDS: dict[str, KindSpec] = {}
+
+
+def register(spec: KindSpec) -> None:
+    KINDS[spec.kind.value] = spec
+
+
+def params_hash(kind: str, params: Mapping[str, Any]) -> str:
+    canonical = json.dumps([kind, params], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _export(run: Run) -> Outcome:
+    from jobs import exporters  # the writers pull in openpyxl: only workers need them
+
+    return exporters.export(run)
+
+
+register(KindSpec(Kind.EXPORT, ExportParams, _export, queue="bulk"))

@@ -1,0 +1,143 @@
+"""Job: the row every page, socket message and API answer reads (never the Celery result)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+
+class Kind(models.TextChoices):
+    EXPORT = "export", "Export"
+    REPORT = "report", "Report"
+    SCAN = "scan", "Scan"
+    IMPORT = "import", "Import"
+    CLEANUP = "cleanup", "Cleanup"
+
+
+class State(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+PENDING_STATES = (State.QUEUED, State.RUNNING)
+FINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED, State.EXPIRED)
+
+
+class Job(models.Model):
+    # Also the Celery task id, the socket element id and the URL id.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    params = models.JSONField(default=dict)
+    params_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    queue = models.CharField(max_length=30)
+
+    progress_done = models.BigIntegerField(default=0)
+    progress_total = models.BigIntegerField(null=True, blank=True)
+    progress_message = models.CharField(max_length=200, blank=True)
+    progress_seq = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    # [{"at": iso time, "event": "...", ...}]: created, attempt started, retried, finished.
+    history = models.JSONField(default=list, blank=True)
+
+    result = models.JSONField(default=dict, blank=True)
+    file_path = models.CharField(max_length=500, blank=True)
+    file_name = models.CharField(max_length=200, blank=True)
+    file_size = models.BigIntegerField(null=True, blank=True)
+    file_rows = models.BigIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    error = models.TextField(blank=True, help_text="Shown to the user: plain words, no traceback.")
+    traceback = models.TextField(blank=True, help_text="For staff only.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Idempotent submit, also under concurrent requests: a second identical pending
+            # job cannot be inserted (jobs/services.py catches the IntegrityError).
+            models.UniqueConstraint(
+                fields=["owner", "kind", "params_hash"],
+                condition=Q(state__in=["queued", "running"]),
+                name="one_pending_job_per_params",
+            ),
+        ]
+        indexes = [
+            # The history page and the API list: one owner's jobs, newest first.
+            models.Index(fields=["owner", "-created_at"], name="job_owner_created"),
+            # Queue position: earlier queued jobs of the same queue (jobs/queueing.py).
+            models.Index(
+                fields=["queue", "created_at"], condition=Q(state="queued"), name="job_queued_order"
+            ),
+            # The stale-job check and the System page read pending jobs only.
+            models.Index(fields=["state", "heartbeat_at"], name="job_state_heartbeat"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.id} ({self.state})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("jobs:detail", args=[self.id])
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state in PENDING_STATES
+
+    @property
+    def percent(self) -> int | None:
+        if not self.progress_total:
+            return 100 if self.state == State.SUCCEEDED else None
+        return min(100, int(self.progress_done * 100 / self.progress_total))
+
+    @property
+    def has_file(self) -> bool:
+        return self.state == State.SUCCEEDED and bool(self.file_path)
+
+    @property
+    def file(self) -> Path | None:
+        return Path(self.file_path) if self.file_path else None
+
+    def download_url(self) -> str | None:
+        return reverse("jobs:download", args=[self.id]) if self.has_file else None
+
+
+class ApiToken(models.Model):
+    """A token for `Authorization: Token <key>`; only its hash is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"API token of {self.user}"
+
+    @staticmethod
+    def hash(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user: models.Model) -> str:
+        """Create a token for `user` and return its key (shown once, never stored)."""
+        key = secrets.token_urlsafe(32)
+        cls.objects.create(user=user, key_hash=cls.hash(key))
+        return key

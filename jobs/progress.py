@@ -1,0 +1,168 @@
+"""The one module that talks to the channel layer, and the reporter a running job uses.
+
+Every message is the job's status fragment (templates/jobs/_job_status.html), rendered
+from the Job row and sent to its owner's group only. Sending is best effort: the channel
+layer delivers at most once, so pages also get the state from the database when they
+(re)connect or poll; a failed send is logged and never fails the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from jobs import queueing
+from jobs.models import Job, State
+
+logger = logging.getLogger(__name__)
+
+# Progress messages per second per job, at most: enough to look live, cheap for the layer.
+MAX_UPDATES_PER_SECOND = 4
+# A state change pushes new positions to at most this many queued jobs behind it.
+QUEUE_PUSH_LIMIT = 100
+
+# Local mode: the in-memory channel layer lives in daphne's event loop, so the worker
+# thread hands its sends to that loop (set by jobs/local_worker.py).
+local_loop: asyncio.AbstractEventLoop | None = None
+
+
+class JobCancelled(Exception):
+    """The owner cancelled the running job; it stops at the next chunk."""
+
+
+class JobLost(Exception):
+    """Another attempt took the job over (a redelivery after this worker was presumed dead)."""
+
+
+def user_group(user_id: int) -> str:
+    """The channel-layer group of one user's sockets (never leaves the server)."""
+    return f"jobs.user.{user_id}"
+
+
+def render_status(
+    job: Job, *, oob: bool = False, request: HttpRequest | None = None, **known: float | None
+) -> str:
+    """The job's status fragment; `oob` for socket pushes (htmx swaps them in by id)."""
+    context = {"job": job, "oob": oob, **queueing.position_and_eta(job, **known)}
+    return render_to_string("jobs/_job_status.html", context, request=request)
+
+
+def publish(job: Job, **known: float | None) -> None:
+    """Push the job's current fragment to its owner's sockets."""
+    html = render_status(job, oob=True, **known)
+    _send(user_group(job.owner_id), {"type": "job.update", "job_id": str(job.id), "html": html})
+
+
+def bump_and_publish(jobs: Iterable[Job]) -> None:
+    """Give each job a new sequence number and push it (state changed outside a worker)."""
+    for job in jobs:
+        job.progress_seq = _bump_seq(job.pk)
+        publish(job)
+
+
+def publish_queue(queue: str) -> None:
+    """A job left the queue (started, finished, cancelled): the ones behind it moved up."""
+    waiting = Job.objects.filter(queue=queue, state=State.QUEUED).order_by("created_at")
+    typical: dict[str, float | None] = {}
+    for position, job in enumerate(waiting[:QUEUE_PUSH_LIMIT], start=1):
+        if job.kind not in typical:
+            typical[job.kind] = queueing.typical_run_seconds(job.kind)
+        job.progress_seq = _bump_seq(job.pk)
+        publish(job, position=position, typical=typical[job.kind])
+
+
+def _bump_seq(job_id: object) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Job._meta.db_table} SET progress_seq = progress_seq + 1 WHERE id = %s "
+            "RETURNING progress_seq",
+            [Job._meta.pk.get_db_prep_value(job_id, connection)],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else 0
+
+
+def _send(group: str, message: dict[str, str]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        if local_loop is not None and local_loop.is_running():
+            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), local_loop).result(5)
+        else:
+            async_to_sync(layer.group_send)(group, message)
+    except Exception:
+        logger.warning("could not push job update to %s", group, exc_info=True)
+
+
+class Reporter:
+    """Progress for one attempt of one running job.
+
+    `update()` is cheap to call per chunk: it writes to the database and pushes a fragment
+    at most MAX_UPDATES_PER_SECOND times a second (and always when forced), writes a
+    heartbeat, and raises JobCancelled or JobLost when the job should stop. Each write is
+    a compare-and-set on (state=running, attempts=this attempt) returning the new seq.
+    """
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.attempt = job.attempts
+        self._last = 0.0
+
+    def update(
+        self,
+        done: int | None = None,
+        *,
+        total: int | None = None,
+        message: str | None = None,
+        force: bool = False,
+    ) -> None:
+        job = self.job
+        if done is not None:
+            job.progress_done = done
+        if total is not None:
+            job.progress_total = total
+        if message is not None:
+            job.progress_message = message[:200]
+        now = time.monotonic()
+        if not force and now - self._last < 1 / MAX_UPDATES_PER_SECOND:
+            return
+        self._last = now
+        job.heartbeat_at = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Job._meta.db_table} SET progress_done = %s, progress_total = %s, "
+                "progress_message = %s, heartbeat_at = %s, progress_seq = progress_seq + 1 "
+                "WHERE id = %s AND state = %s AND attempts = %s AND NOT cancel_requested "
+                "RETURNING progress_seq",
+                [
+                    job.progress_done,
+                    job.progress_total,
+                    job.progress_message,
+                    connection.ops.adapt_datetimefield_value(job.heartbeat_at),
+                    Job._meta.pk.get_db_prep_value(job.pk, connection),
+                    State.RUNNING,
+                    self.attempt,
+                ],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            current = Job.objects.filter(pk=job.pk).values("state", "attempts", "cancel_requested").first()
+            if current and current["cancel_requested"] and current["attempts"] == self.attempt:
+                raise JobCancelled
+            raise JobLost
+        job.progress_seq = row[0]
+        publish(job)
+
+    def check(self) -> None:
+        """Between chunks: stop if cancelled (throttled like update)."""
+        self.update()

@@ -1,0 +1,53 @@
+"""Queue position and ETA of a job, computed from the Job table (DESIGN.md "Jobs")."""
+
+from __future__ import annotations
+
+import statistics
+from typing import TypedDict
+
+from django.utils import timezone
+
+from jobs.models import Job, State
+
+# Recent finished jobs of a kind that the ETA of a queued job is estimated from.
+ETA_SAMPLE = 20
+
+
+class Position(TypedDict):
+    queue_position: int | None
+    eta_seconds: int | None
+
+
+def position_and_eta(job: Job, *, position: int | None = None, typical: float | None = None) -> Position:
+    """Pass `position` and `typical` when they are known (a whole queue being pushed)."""
+    if job.state == State.QUEUED:
+        if position is None:
+            ahead = Job.objects.filter(queue=job.queue, state=State.QUEUED, created_at__lt=job.created_at)
+            position = ahead.count() + 1
+        if typical is None:
+            typical = typical_run_seconds(job.kind)
+        eta = None if typical is None else round(position * typical)
+        return {"queue_position": position, "eta_seconds": eta}
+    if job.state == State.RUNNING:
+        return {"queue_position": None, "eta_seconds": _remaining_seconds(job)}
+    return {"queue_position": None, "eta_seconds": None}
+
+
+def typical_run_seconds(kind: str) -> float | None:
+    """Median run time of the last ETA_SAMPLE successful jobs of this kind."""
+    recent = Job.objects.filter(kind=kind, state=State.SUCCEEDED, started_at__isnull=False).order_by(
+        "-finished_at"
+    )[:ETA_SAMPLE]
+    durations = [
+        (j.finished_at - j.started_at).total_seconds() for j in recent.only("started_at", "finished_at")
+    ]
+    return statistics.median(durations) if durations else None
+
+
+def _remaining_seconds(job: Job) -> int | None:
+    """From the job's own rate so far."""
+    if not job.started_at or not job.progress_total or job.progress_done <= 0:
+        return None
+    elapsed = (timezone.now() - job.started_at).total_seconds()
+    rate = job.progress_done / max(elapsed, 1e-6)
+    return max(0, round((job.progress_total - job.progress_done) / rate))

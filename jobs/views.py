@@ -1,0 +1,115 @@
+"""Job pages: submit from a page, the status fragment, history, detail, cancel, download."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from explorer.search import FILTER_NAMES
+from jobs import downloads, progress, queueing, services
+from jobs.models import Job
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def params_from_form(data: QueryDict) -> dict[str, object]:
+    """A page form's fields as job params: the search filters go under "filters"."""
+    params: dict[str, object] = {
+        name: value
+        for name, value in data.items()
+        if name not in FILTER_NAMES and name not in ("kind", "csrfmiddlewaretoken")
+    }
+    params["filters"] = {name: data[name] for name in FILTER_NAMES if data.get(name)}
+    return params
+
+
+def _status(request: HttpRequest, job: Job, *, status: int = 200) -> HttpResponse:
+    return HttpResponse(progress.render_status(job, request=request), status=status)
+
+
+@login_required
+@require_POST
+def submit(request: HtmxHttpRequest) -> HttpResponse:
+    kind = request.POST.get("kind", "")
+    try:
+        job, created = services.submit_job(
+            user=request.user, kind=kind, params=params_from_form(request.POST)
+        )
+    except services.InvalidParams as exc:
+        text = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in exc.errors.items())
+        return _refused(request, f"The job could not start: {text}", status=400)
+    except services.TooManyJobs as exc:
+        return _refused(request, str(exc), status=429)
+    if request.htmx:
+        return _status(request, job, status=201 if created else 200)
+    return redirect(job)
+
+
+def _refused(request: HtmxHttpRequest, message: str, *, status: int) -> HttpResponse:
+    if request.htmx:
+        return render(request, "jobs/_job_refused.html", {"message": message}, status=status)
+    messages.error(request, message)
+    return redirect(request.META.get("HTTP_REFERER") or "explorer:search")
+
+
+@login_required
+@require_GET
+def job_status(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
+    """The status fragment alone: what pending elements poll when the socket is down."""
+    return _status(request, services.job_for_user(request.user, job_id))
+
+
+@login_required
+@require_GET
+def job_list(request: HtmxHttpRequest) -> HttpResponse:
+    jobs = Job.objects.filter(owner=request.user).order_by("-created_at")
+    page = Paginator(jobs, 25).get_page(request.GET.get("page"))
+    return render(request, "jobs/job_list.html", {"page": page})
+
+
+@login_required
+@require_GET
+def job_detail(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
+    job = services.job_for_user(request.user, job_id)
+    context = {"job": job, **queueing.position_and_eta(job)}
+    return render(request, "jobs/job_detail.html", context)
+
+
+@login_required
+@require_POST
+def cancel(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
+    job = services.cancel_job(user=request.user, job=services.job_for_user(request.user, job_id))
+    if request.htmx:
+        return _status(request, job)
+    return redirect(job)
+
+
+@login_required
+@require_POST
+def rerun(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
+    old = services.job_for_user(request.user, job_id)
+    try:
+        job, _ = services.rerun_job(user=request.user, job=old)
+    except services.TooManyJobs as exc:
+        return _refused(request, str(exc), status=429)
+    except services.InvalidParams:
+        return _refused(
+            request, "This job's parameters are no longer valid; start it again from a search.", status=400
+        )
+    if request.htmx:
+        return HttpResponseClientRedirect(job.get_absolute_url())
+    return redirect(job)
+
+
+@login_required
+@require_GET
+def download(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
+    return downloads.file_response(services.job_for_user(request.user, job_id))

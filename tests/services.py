@@ -1,0 +1,202 @@
+"""Real processes for integration tests: a `celery worker` and a daphne server.
+
+Both run against the test database (committed data: use `transactional_db`), the test
+RabbitMQ vhost and Redis. Used through `pytest_plugins = ["tests.services"]` in the
+test modules that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], *, timeout: float = 30, what: str = "condition") -> T:
+    """Poll `condition` until it returns something truthy; fail with `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def database_url() -> str:
+    db = settings.DATABASES["default"]
+    auth = db.get("USER") or "postgres"
+    if db.get("PASSWORD"):
+        auth += f":{db['PASSWORD']}"
+    return f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def service_env(**extra: str) -> dict[str, str]:
+    """The environment of a subprocess that shares this test session's services and files."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "REDIS_URL": settings.REDIS_URL,
+        "EXPORT_ROOT": str(settings.EXPORT_ROOT),
+        "UPLOAD_ROOT": str(settings.UPLOAD_ROOT),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(extra)
+    return env
+
+
+class Worker:
+    """One `celery worker` process (prefork, like production)."""
+
+    def __init__(
+        self, log_dir: Path, *, name: str, concurrency: int = 1, extra_env: dict[str, str] | None = None
+    ):
+        self.name = f"{name}@{socket.gethostname()}-{os.getpid()}"
+        self.log = log_dir / f"{name}.log"
+        command = [
+            sys.executable, "-m", "celery", "-A", "config", "worker",
+            "--hostname", self.name, "--queues", "interactive,bulk", "--pool", "prefork",
+            "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-mingle", "--without-gossip",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=service_env(**(extra_env or {})),
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        from config.celery import app
+
+        wait_for(
+            lambda: self._alive() and app.control.ping(destination=[self.name], timeout=0.5),
+            timeout=60,
+            what=f"worker {self.name} to answer a ping (log: {self.log})",
+        )
+
+    def _alive(self) -> bool:
+        if self.process.poll() is not None:
+            pytest.fail(f"worker exited with {self.process.returncode}; log:\n{self.log.read_text()[-3000:]}")
+        return True
+
+    def children(self) -> list[int]:
+        import psutil
+
+        return [child.pid for child in psutil.Process(self.process.pid).children(recursive=True)]
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool children): a crash, not a shutdown."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def purge_queues() -> None:
+    """Drop messages left by an earlier run so they cannot reach this session's workers."""
+    from config.celery import app
+
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in settings.CELERY_TASK_QUEUES:
+            queue(channel).declare()
+            queue(channel).purge()
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path, transactional_db: Any) -> Iterator[Callable[..., Worker]]:
+    """Start workers on demand in a test; all are stopped afterwards."""
+    purge_queues()
+    started: list[Worker] = []
+
+    def start(name: str = "worker", **kwargs: Any) -> Worker:
+        worker = Worker(tmp_path, name=f"{name}{len(started)}", **kwargs)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def worker(start_worker: Callable[..., Worker]) -> Worker:
+    return start_worker()
+
+
+class Daphne:
+    def __init__(self, log_dir: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self.log = log_dir / "daphne.log"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "config.asgi:application",
+            ],
+            cwd=ROOT,
+            env=service_env(),
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(self._listening, timeout=60, what=f"daphne on port {self.port} (log: {self.log})")
+
+    def _listening(self) -> bool:
+        if self.process.poll() is not None:
+            pytest.fail(f"daphne exited; log:\n{self.log.read_text()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def daphne_server(tmp_path_factory: pytest.TempPathFactory, django_db_setup: Any) -> Iterator[Daphne]:
+    server = Daphne(tmp_path_factory.mktemp("daphne"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def daphne(daphne_server: Daphne, transactional_db: Any) -> Daphne:
+    """A daphne process serving this session's test database (test data must be committed)."""
+    return daphne_server
