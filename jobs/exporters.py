@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import F, Func, QuerySet, TextField
 from django.utils import timezone
 from openpyxl import Workbook
@@ -123,16 +124,29 @@ def _rows(awards: QuerySet) -> Iterator[Sequence[Any]]:
             ]
         return
     sql, sql_params = query.query.get_compiler(using=awards.db).as_sql()
-    with transaction.atomic():
-        connection.ensure_connection()
-        with connection.connection.cursor(name="export") as cursor:
-            cursor.itersize = BATCH
-            cursor.execute(sql, sql_params)
-            while batch := cursor.fetchmany(BATCH):
-                for row in batch:
-                    row = list(row)
-                    row[-1] = str(row[-1])
-                    yield row
+    with _reading_connection() as reader, reader.cursor(name="export") as cursor:
+        cursor.itersize = BATCH
+        cursor.execute(sql, sql_params)
+        while batch := cursor.fetchmany(BATCH):
+            for row in batch:
+                row = list(row)
+                row[-1] = str(row[-1])
+                yield row
+
+
+@contextmanager
+def _reading_connection() -> Iterator[Any]:
+    """A second, read-only connection for streaming the rows.
+
+    Django's connection stays free for the progress writes, which must commit (to be
+    seen) while the export reads, and which cannot share a connection busy with COPY.
+    """
+    reader = connection.get_new_connection(connection.get_connection_params())
+    try:
+        reader.read_only = True
+        yield reader
+    finally:
+        reader.close()
 
 
 def _write_csv(run: Run, awards: QuerySet, path: Any) -> int:
@@ -150,17 +164,15 @@ def _write_csv(run: Run, awards: QuerySet, path: Any) -> int:
     # COPY streams CSV straight from PostgreSQL; Python only counts lines and writes bytes.
     sql, sql_params = _select(awards).query.get_compiler(using=awards.db).as_sql()
     done = 0
-    with open(path, "wb") as handle, transaction.atomic():
+    with open(path, "wb") as handle, _reading_connection() as reader, reader.cursor() as cursor:
         handle.write(("\ufeff" + ",".join(HEADERS) + "\r\n").encode())
-        connection.ensure_connection()
-        with connection.connection.cursor() as cursor:
-            with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", sql_params) as copy:
-                for chunk in copy:
-                    handle.write(chunk)
-                    # Titles are whitespace-normalised on import, so a newline ends a row.
-                    done += bytes(chunk).count(b"\n")
-                    run.reporter.update(done)
-            rows = cursor.rowcount
+        with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", sql_params) as copy:
+            for chunk in copy:
+                handle.write(chunk)
+                # Titles are whitespace-normalised on import, so a newline ends a row.
+                done += bytes(chunk).count(b"\n")
+                run.reporter.update(done)
+        rows = cursor.rowcount
     return rows if rows >= 0 else done
 
 

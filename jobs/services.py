@@ -96,8 +96,8 @@ def enqueue(job: Job) -> None:
     """Publish the job's message (after commit, so the worker always finds the row)."""
     from jobs.tasks import run_job
 
+    progress.publish(job)  # before the worker can publish a later state
     run_job.apply_async(args=[str(job.id)], task_id=str(job.id), queue=job.queue)
-    progress.publish(job)
 
 
 def cancel_job(*, user: AbstractBaseUser, job: Job) -> Job:

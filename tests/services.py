@@ -146,7 +146,7 @@ def worker(start_worker: Callable[..., Worker]) -> Worker:
 
 
 class Daphne:
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, *, env: dict[str, str] | None = None) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -165,7 +165,7 @@ class Daphne:
                 "config.asgi:application",
             ],
             cwd=ROOT,
-            env=service_env(),
+            env=env or service_env(),
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -1,0 +1,90 @@
+"""Export writers: formula neutralisation, sheet splitting, the SQL twin of the Python rule."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+import pytest
+from django.db import connection
+
+from jobs import exporters
+from jobs.exporters import neutralise
+
+HOSTILE = [
+    '=HYPERLINK("http://evil")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1)",
+    "\t=1",
+    "\r=1",
+    "\x01=cmd",
+    "plain text",
+    "a = b",
+    "line\nbreak",
+    "bell\x07inside",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_neutralised_text_never_starts_with_a_formula_character(text):
+    value = neutralise(text)
+
+    assert not value.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert not any(ord(c) < 32 and c not in "\t\n\r" for c in value)
+
+
+def test_harmless_text_is_left_alone():
+    assert neutralise("ROAD CONCRETING, BRGY. SAN ISIDRO") == "ROAD CONCRETING, BRGY. SAN ISIDRO"
+    assert neutralise("=1") == "'=1"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgres_neutralisation_matches_the_python_rule():
+    from django.db.models import Value
+
+    with connection.cursor() as cursor:
+        for text in HOSTILE:
+            sql, params = exporters.Neutralised(Value(text)).as_sql(_Compiler(), connection)
+            cursor.execute(f"SELECT {sql}", params)
+            assert cursor.fetchone()[0] == neutralise(text), repr(text)
+
+
+class _Compiler:
+    def compile(self, node):  # a Value compiles to one placeholder
+        return "%s", [node.value]
+
+
+class _Reporter:
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def update(self, done=None, **kwargs) -> None:
+        if done is not None:
+            self.calls.append(done)
+
+
+class _Run:
+    def __init__(self) -> None:
+        self.reporter = _Reporter()
+
+
+def test_xlsx_splits_into_further_sheets_at_the_row_limit(monkeypatch, tmp_path):
+    monkeypatch.setattr(exporters, "EXCEL_MAX_ROWS", 4)  # 3 data rows per sheet
+    rows = [[f"r{i}"] + [None] * (len(exporters.HEADERS) - 1) for i in range(7)]
+    monkeypatch.setattr(exporters, "_rows", lambda awards: iter(rows))
+    path = tmp_path / "out.xlsx"
+
+    written = exporters._write_xlsx(_Run(), None, path, filters={"q": "=evil"}, total=7)
+
+    book = openpyxl.load_workbook(io.BytesIO(path.read_bytes()), read_only=True)
+    assert written == 7
+    assert book.sheetnames == ["Awards", "Awards 2", "Awards 3", "About this export"]
+    sheets = [list(book[name].iter_rows(values_only=True)) for name in book.sheetnames[:3]]
+    assert [len(s) for s in sheets] == [4, 4, 2]
+    assert all(s[0][0] == "Reference number" for s in sheets)
+    assert [row[0] for s in sheets for row in s[1:]] == [f"r{i}" for i in range(7)]
+    about = {row[0]: row[-1] for row in book["About this export"].iter_rows(values_only=True) if row}
+    assert about["q"] == "'=evil"
