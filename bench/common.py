@@ -95,3 +95,40 @@ class RssSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def service_process(args: list[str], log: Path, **env: str) -> subprocess.Popen[bytes]:
+    """Start `python -m ...` from the repository with this environment plus `env`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def start_worker(log: Path, *, name: str, concurrency: int = 1) -> subprocess.Popen[bytes]:
+    """A real `celery worker` on both job queues; returns once it answers a ping."""
+    from config.celery import app
+
+    hostname = f"{name}@bench-{os.getpid()}"
+    process = service_process(
+        ["celery", "-A", "config", "worker", "--hostname", hostname, "--queues", "interactive,bulk",
+         "--concurrency", str(concurrency), "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+        log,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not app.control.ping(destination=[hostname], timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"worker did not start; see {log}")
+    return process
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -10,6 +10,8 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     ["seed_bench.py", "--awards", "1000000"],
     ["import_bench.py", "--rows", "500000"],
+    ["job_latency_bench.py"],
+    ["export_bench.py"],
 ]
 
 

@@ -11,9 +11,16 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from explorer.search import FILTER_NAMES
+from explorer.search import FILTER_NAMES, SearchForm, active_filters
 from jobs import downloads, progress, queueing, services
-from jobs.models import Job
+from jobs.kinds import params_hash
+from jobs.models import PENDING_STATES, Job
+
+# The job buttons of the search page: (slug, label, kind, extra form fields).
+SEARCH_ACTIONS = (
+    ("export-xlsx", "Export to Excel", "export", {"format": "xlsx"}),
+    ("export-csv", "Export to CSV", "export", {"format": "csv"}),
+)
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -58,6 +65,29 @@ def _refused(request: HtmxHttpRequest, message: str, *, status: int) -> HttpResp
         return render(request, "jobs/_job_refused.html", {"message": message}, status=status)
     messages.error(request, message)
     return redirect(request.META.get("HTTP_REFERER") or "explorer:search")
+
+
+def search_actions_context(request: HttpRequest) -> dict[str, object]:
+    """The search page's job buttons, each replaced by its pending job if there is one."""
+    form = SearchForm(request.GET)
+    filters = active_filters(form.cleaned_data) if form.is_valid() else {}
+    actions = []
+    for slug, label, kind, fields in SEARCH_ACTIONS:
+        digest = params_hash(kind, {**fields, "filters": filters})
+        job = Job.objects.filter(
+            owner=request.user, kind=kind, params_hash=digest, state__in=PENDING_STATES
+        ).first()
+        action = {"slug": slug, "label": label, "kind": kind, "fields": fields, "job": job}
+        if job:
+            action |= queueing.position_and_eta(job)
+        actions.append(action)
+    return {"actions": actions, "filters": filters}
+
+
+@login_required
+@require_GET
+def search_actions(request: HtmxHttpRequest) -> HttpResponse:
+    return render(request, "jobs/_search_actions.html", search_actions_context(request))
 
 
 @login_required
