@@ -8,6 +8,7 @@ The query-string names are a fixed interface (DESIGN.md): `q`, `organization`, `
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -33,12 +34,18 @@ FILTER_NAMES = (
     "status",
     "sort",
 )
+# (field, descending). Nulls sort first when descending and last when ascending: that is
+# PostgreSQL's default, so the (award_date, id) and (amount, id) indexes serve the
+# order (and keyset pages) in both directions; SQLite is told the same explicitly.
 SORTS = {
-    "-date": ("-award_date", "-id"),
-    "date": ("award_date", "id"),
-    "-amount": ("-amount", "-id"),
-    "amount": ("amount", "id"),
+    "-date": ("award_date", True),
+    "date": ("award_date", False),
+    "-amount": ("amount", True),
+    "amount": ("amount", False),
 }
+PAGE_SIZE = 50
+# Relevance order has no index to page on: it is bounded to this many pages instead.
+MAX_RELEVANCE_PAGES = 20
 MAX_AMOUNT = Decimal("1e16")
 
 
@@ -146,8 +153,84 @@ def awards_matching(cleaned: Mapping[str, Any]) -> QuerySet[Award]:
         conditions &= Q(amount__lte=cleaned["amount_max"])
     awards = awards.filter(conditions)
 
-    sort = cleaned.get("sort") or ("relevance" if query else "-date")
-    if sort == "relevance" and query and connection.vendor == "postgresql":
+    sort = effective_sort(cleaned)
+    if sort == "relevance":
         rank = SearchRank(F("search_vector"), SearchQuery(query, search_type="websearch", config="english"))
         return awards.annotate(rank=rank).order_by("-rank", "-id")
-    return awards.order_by(*SORTS.get(sort, SORTS["-date"]))
+    name, descending = SORTS[sort]
+    if descending:
+        return awards.order_by(F(name).desc(nulls_first=True), "-id")
+    return awards.order_by(F(name).asc(nulls_last=True), "id")
+
+
+def effective_sort(cleaned: Mapping[str, Any]) -> str:
+    sort = cleaned.get("sort") or ("relevance" if cleaned.get("q") else "-date")
+    if sort == "relevance" and not (cleaned.get("q") and connection.vendor == "postgresql"):
+        return "-date"
+    return sort
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def keyset_page(
+    awards: QuerySet[Award], *, cleaned: Mapping[str, Any], after: str = "", size: int = PAGE_SIZE
+) -> tuple[list[Award], str]:
+    """One page of an ordered result and the cursor of the next page ("" at the end).
+
+    The cursor holds the last row's sort value and id, so page 10,000 costs what page 1
+    does (no OFFSET). Relevance order uses a page number, bounded to MAX_RELEVANCE_PAGES.
+    """
+    sort = effective_sort(cleaned)
+    if sort == "relevance":
+        page = _int_cursor(after) if after else 0
+        rows = list(awards[page * size : page * size + size + 1])
+        more = len(rows) > size and page + 1 < MAX_RELEVANCE_PAGES
+        return rows[:size], str(page + 1) if more else ""
+    name, descending = SORTS[sort]
+    if after:
+        awards = awards.filter(_after(name, descending, after))
+    rows = list(awards[: size + 1])
+    if len(rows) <= size:
+        return rows, ""
+    last = rows[size - 1]
+    value = getattr(last, name)
+    return rows[
+        :size
+    ], f"{'' if value is None else value.isoformat() if hasattr(value, 'isoformat') else value}~{last.id}"
+
+
+def _int_cursor(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadCursor(text) from None
+    if not 0 <= value < MAX_RELEVANCE_PAGES:
+        raise BadCursor(text)
+    return value
+
+
+def _after(name: str, descending: bool, cursor: str) -> Q:
+    raw, _, raw_id = cursor.rpartition("~")
+    last_id = _int_cursor_id(raw_id)
+    try:
+        value: Any = (
+            None if raw == "" else (dt.date.fromisoformat(raw) if name == "award_date" else Decimal(raw))
+        )
+    except (ValueError, ArithmeticError):
+        raise BadCursor(cursor) from None
+    is_null = Q(**{f"{name}__isnull": True})
+    if descending:  # nulls first, then values high to low
+        if value is None:
+            return (is_null & Q(id__lt=last_id)) | ~is_null
+        return Q(**{f"{name}__lt": value}) | Q(**{name: value, "id__lt": last_id})
+    if value is None:  # ascending: values low to high, then nulls
+        return is_null & Q(id__gt=last_id)
+    return Q(**{f"{name}__gt": value}) | Q(**{name: value, "id__gt": last_id}) | is_null
+
+
+def _int_cursor_id(text: str) -> int:
+    if not text.isdigit():
+        raise BadCursor(text)
+    return int(text)

@@ -1,15 +1,111 @@
+"""Explorer pages: search, award, organization and supplier. Queries live in search.py
+and aggregates.py; these views only pick the template and its context."""
+
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
 
-from explorer.search import SearchForm, awards_matching
+from explorer import aggregates
+from explorer.models import Award, Organization, Supplier
+from explorer.search import BadCursor, SearchForm, active_filters, awards_matching, keyset_page
+from jobs.views import search_actions_context
 
 
 @login_required
+@require_GET
 def search(request: HttpRequest) -> HttpResponse:
-    form = SearchForm(request.GET or None)
-    awards = awards_matching(form.cleaned_data if form.is_valid() else {})
-    awards = awards.select_related("organization", "supplier")[:50]
-    return render(request, "explorer/search.html", {"form": form, "awards": awards})
+    form = SearchForm(request.GET)
+    status = 200
+    context: dict[str, object] = {"form": form}
+    if form.is_valid():
+        filters = active_filters(form.cleaned_data)
+        awards = awards_matching(form.cleaned_data)
+        try:
+            rows, next_cursor = keyset_page(
+                awards.select_related("organization", "supplier"),
+                cleaned=form.cleaned_data,
+                after=request.GET.get("after", ""),
+            )
+        except BadCursor:
+            rows, next_cursor, status = [], "", 400
+            context["cursor_error"] = "This page link is broken; start again from the first page."
+        context |= {
+            "filters": filters,
+            "awards": rows,
+            "totals": aggregates.totals(awards),
+            "facets": _facet_links(aggregates.facets(awards, active=filters), filters),
+            "next_url": f"?{urlencode({**filters, 'after': next_cursor})}" if next_cursor else "",
+            "first_url": f"?{urlencode(filters)}",
+            "paged": bool(request.GET.get("after")),
+        }
+        context |= search_actions_context(request)
+    else:
+        status = 400
+    template = "explorer/_results.html" if getattr(request, "htmx", False) else "explorer/search.html"
+    return render(request, template, context, status=status)
+
+
+def _facet_links(facets: list[aggregates.Facet], filters: dict[str, str]) -> list[dict[str, object]]:
+    """Each facet value with the URL that adds it (or, when active, removes it)."""
+    result = []
+    for facet in facets:
+        values = []
+        for value, count in facet.values:
+            if facet.name == "year":
+                changes = {"date_from": f"{value}-01-01", "date_to": f"{value}-12-31"}
+                active = all(filters.get(k) == v for k, v in changes.items())
+            else:
+                changes = {facet.name: str(value)}
+                active = filters.get(facet.name) == str(value)
+            query = {k: v for k, v in filters.items() if k not in changes}
+            if not active:
+                query |= changes
+            values.append({"value": value, "count": count, "active": active, "url": f"?{urlencode(query)}"})
+        result.append({"facet": facet, "values": values})
+    return result
+
+
+@login_required
+@require_GET
+def award(request: HttpRequest, public_id: str) -> HttpResponse:
+    award = get_object_or_404(
+        Award.objects.select_related("notice", "organization", "supplier", "category", "area"),
+        public_id=public_id,
+    )
+    return render(
+        request, "explorer/award.html", {"award": award, "line_items": award.notice.line_items.all()[:500]}
+    )
+
+
+@login_required
+@require_GET
+def organization(request: HttpRequest, public_id: str) -> HttpResponse:
+    entity = get_object_or_404(Organization, public_id=public_id)
+    summary = aggregates.entity_summary(Award.objects.filter(organization=entity), counterpart="supplier")
+    return _entity_page(request, entity, summary, kind="Procuring entity", filter_name="organization")
+
+
+@login_required
+@require_GET
+def supplier(request: HttpRequest, public_id: str) -> HttpResponse:
+    entity = get_object_or_404(Supplier, public_id=public_id)
+    summary = aggregates.entity_summary(Award.objects.filter(supplier=entity), counterpart="organization")
+    return _entity_page(request, entity, summary, kind="Supplier", filter_name="supplier")
+
+
+def _entity_page(
+    request: HttpRequest, entity: object, summary: aggregates.EntitySummary, *, kind: str, filter_name: str
+) -> HttpResponse:
+    context = {
+        "entity": entity,
+        "summary": summary,
+        "kind": kind,
+        "counterpart_label": "Top suppliers" if filter_name == "organization" else "Top procuring entities",
+        "search_url": f"/?{urlencode({filter_name: entity.name})}",  # type: ignore[attr-defined]
+    }
+    return render(request, "explorer/entity.html", context)
