@@ -19,6 +19,7 @@ from django.db import connection
 from django.db.models import F, Q, QuerySet
 
 from explorer.models import Award
+from explorer.suggest import SuggestInput
 
 FILTER_NAMES = (
     "q",
@@ -56,8 +57,10 @@ class SearchForm(forms.Form):
         max_length=300,
         help_text='Words, "exact phrases", -excluded, or',
     )
-    organization = forms.CharField(label="Procuring entity", required=False, max_length=255)
-    supplier = forms.CharField(required=False, max_length=255)
+    organization = forms.CharField(
+        label="Procuring entity", required=False, max_length=255, widget=SuggestInput("organization")
+    )
+    supplier = forms.CharField(required=False, max_length=255, widget=SuggestInput("supplier"))
     category = forms.CharField(label="Business category", required=False, max_length=255)
     area = forms.CharField(label="Area of delivery", required=False, max_length=255)
     mode = forms.CharField(label="Procurement mode", required=False, max_length=150)

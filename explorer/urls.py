@@ -10,4 +10,5 @@ urlpatterns = [
     path("awards/<uuid:public_id>/", views.award, name="award"),
     path("organizations/<uuid:public_id>/", views.organization, name="organization"),
     path("suppliers/<uuid:public_id>/", views.supplier, name="supplier"),
+    path("suggest/<str:field>/", views.suggest_names, name="suggest"),
 ]

@@ -6,11 +6,13 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
+from django_htmx.http import push_url
 
-from explorer import aggregates
+from explorer import aggregates, suggest
 from explorer.models import Award, Organization, Supplier
 from explorer.search import BadCursor, SearchForm, active_filters, awards_matching, keyset_page
 from jobs.views import search_actions_context
@@ -24,6 +26,9 @@ def search(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {"form": form}
     if form.is_valid():
         filters = active_filters(form.cleaned_data)
+        canonical = _search_url(filters, after=request.GET.get("after", ""))
+        if not request.htmx and any(value == "" for value in request.GET.values()):
+            return redirect(canonical)  # a plain GET form sends every empty field: share a clean URL
         awards = awards_matching(form.cleaned_data)
         try:
             rows, next_cursor = keyset_page(
@@ -39,15 +44,34 @@ def search(request: HttpRequest) -> HttpResponse:
             "awards": rows,
             "totals": aggregates.totals(awards),
             "facets": _facet_links(aggregates.facets(awards, active=filters), filters),
-            "next_url": f"?{urlencode({**filters, 'after': next_cursor})}" if next_cursor else "",
-            "first_url": f"?{urlencode(filters)}",
+            "next_url": _search_url(filters, after=next_cursor) if next_cursor else "",
+            "first_url": _search_url(filters),
             "paged": bool(request.GET.get("after")),
         }
         context |= search_actions_context(request)
     else:
         status = 400
-    template = "explorer/_results.html" if getattr(request, "htmx", False) else "explorer/search.html"
-    return render(request, template, context, status=status)
+    if not request.htmx:
+        return render(request, "explorer/search.html", context, status=status)
+    response = render(request, "explorer/_results.html", context, status=status)
+    if form.is_valid():
+        push_url(response, canonical)  # the address bar shows the clean, shareable URL
+    return response
+
+
+def _search_url(filters: dict[str, str], *, after: str = "") -> str:
+    query = {**filters, "after": after} if after else filters
+    return f"{reverse('explorer:search')}?{urlencode(query)}" if query else reverse("explorer:search")
+
+
+@login_required
+@require_GET
+def suggest_names(request: HttpRequest, field: str) -> HttpResponse:
+    """Name suggestions for the organization and supplier boxes, as <option>s for a datalist."""
+    if field not in suggest.FIELDS:
+        raise Http404
+    names = suggest.names(field, request.GET.get(field, ""))
+    return render(request, "explorer/_suggestions.html", {"names": names})
 
 
 def _facet_links(facets: list[aggregates.Facet], filters: dict[str, str]) -> list[dict[str, object]]:
@@ -101,11 +125,16 @@ def supplier(request: HttpRequest, public_id: str) -> HttpResponse:
 def _entity_page(
     request: HttpRequest, entity: object, summary: aggregates.EntitySummary, *, kind: str, filter_name: str
 ) -> HttpResponse:
+    by_year = summary.by_year.value or []
     context = {
         "entity": entity,
+        "by_year_chart": {
+            "labels": [year for year, _, _ in by_year],
+            "series": [{"label": "Amount (PHP)", "values": [amount or 0 for _, _, amount in by_year]}],
+        },
         "summary": summary,
         "kind": kind,
         "counterpart_label": "Top suppliers" if filter_name == "organization" else "Top procuring entities",
-        "search_url": f"/?{urlencode({filter_name: entity.name})}",  # type: ignore[attr-defined]
+        "search_url": _search_url({filter_name: entity.name}),  # type: ignore[attr-defined]
     }
     return render(request, "explorer/entity.html", context)

@@ -83,6 +83,9 @@ GATES: dict[str, Callable[[], str | None]] = {
 
 @pytest.hookimpl(trylast=True)  # after `-m` deselection: only gate the tests that will run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Browser tests run last: Playwright's sync API holds an event loop on the main thread
+    # for the rest of the session, and async_to_sync in other tests refuses to run beside it.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
     problems: dict[str, str | None] = {}
     for item in items:
         markers = [name for name in GATES if item.get_closest_marker(name)]

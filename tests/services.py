@@ -56,6 +56,7 @@ def service_env(**extra: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONUNBUFFERED": "1",
     }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for browser tests' own process only
     env.update(extra)
     return env
 

@@ -13,11 +13,3 @@ def php(amount: Decimal | float | None) -> str:
     if amount is None or amount == "":
         return "—"
     return f"{Decimal(amount):,.2f}"
-
-
-@register.filter
-def share(part: Decimal | float | None, whole: Decimal | float | None) -> float:
-    """part / whole as a percentage for bar widths (0 when either is missing)."""
-    if not part or not whole:
-        return 0.0
-    return round(float(part) * 100 / float(whole), 1)

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from django.db.models import F
 from django.urls import reverse
@@ -91,3 +94,49 @@ def test_award_organization_and_supplier_pages(alice_client):
     assert org.context["summary"].totals.value["count"] == count
     assert "Amounts by year" in org.content.decode()
     assert alice_client.get("/awards/00000000-0000-0000-0000-000000000000/").status_code == 404
+
+
+def test_plain_form_submission_redirects_to_the_clean_shareable_url(alice_client):
+    response = alice_client.get("/?q=rice&organization=&supplier=&sort=&amount_min=")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/?q=rice"
+
+
+def test_htmx_search_pushes_the_clean_url(alice_client):
+    demo.seed(awards=60, seed=5)
+    response = alice_client.get("/?q=&category=&sort=-amount", headers={"HX-Request": "true"})
+
+    assert response.status_code == 200
+    assert response["HX-Push-Url"] == "/?sort=-amount"
+
+
+def test_name_suggestions_match_what_was_typed(alice_client):
+    from explorer.models import Organization
+
+    demo.seed(awards=120, seed=6)
+    name = Organization.objects.order_by("name").first().name
+    typed = name[2:9].lower()
+
+    response = alice_client.get(f"/suggest/organization/?organization={typed}")
+
+    assert response.status_code == 200
+    options = re.findall(r'<option value="([^"]*)"', response.content.decode())
+    assert 0 < len(options) <= 10
+    assert name in [html.unescape(o) for o in options]
+
+
+@pytest.mark.postgres
+def test_name_suggestions_forgive_a_typo_on_postgresql(alice_client):
+    from explorer.models import Supplier
+
+    Supplier.objects.create(name="MEGA HARDWARE AND CONSTRUCTION SUPPLY")
+    response = alice_client.get("/suggest/supplier/?supplier=mega hardwre construction")
+    assert "MEGA HARDWARE AND CONSTRUCTION SUPPLY" in response.content.decode()
+
+
+def test_name_suggestions_refuse_other_fields_and_short_input(alice_client):
+    assert alice_client.get("/suggest/category/?category=food").status_code == 404
+    response = alice_client.get("/suggest/supplier/?supplier=a")
+    assert response.status_code == 200
+    assert "<option" not in response.content.decode()
