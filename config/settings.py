@@ -272,6 +272,11 @@ EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 5_000_000, minimum=1)
 # silent for JOB_STALE_SECONDS is requeued, or failed after JOB_MAX_ATTEMPTS, by beat.
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 120, minimum=10)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
+# Amounts (PHP) whose neighbourhood the report checks for bunching just below: the
+# Small Value Procurement ceiling and the PHP 50 M / 100 M works tiers (REFERENCE.md 3).
+REPORT_THRESHOLDS = sorted(
+    int(value) for value in env_list("REPORT_THRESHOLDS", "1000000,50000000,100000000") if value.isdigit()
+)
 
 # --- Channels ------------------------------------------------------------------------
 

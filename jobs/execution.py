@@ -21,12 +21,14 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from explorer.models import Award
+from explorer.search import SearchForm, awards_matching
 from jobs import progress
 from jobs.kinds import KINDS
-from jobs.models import Job, State
+from jobs.models import Job, JobData, State
 from jobs.progress import JobCancelled, JobLost, Reporter
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class Outcome:
     file_name: str = ""  # the name offered to the browser
     content_type: str = ""
     rows: int | None = None
+    data: dict[str, Any] | None = None  # the full structured result (JobData), if any
 
 
 @dataclass
@@ -55,6 +58,13 @@ class Run:
     @property
     def params(self) -> dict[str, Any]:
         return self.job.params
+
+    def awards(self) -> QuerySet[Award]:
+        """The awards matching the job's saved search filters."""
+        form = SearchForm(self.params.get("filters") or {})
+        if not form.is_valid():  # validated at submit; this guards a later schema change
+            raise JobFailed("The saved filters are no longer valid: " + "; ".join(form.errors))
+        return awards_matching(form.cleaned_data)
 
     def temp_file(self, suffix: str) -> Path:
         """A private path for this attempt's result file (never served under this name)."""
@@ -160,6 +170,10 @@ def _succeed(job: Job, outcome: Outcome) -> str:
         }
     if job.progress_total is not None:
         updates["progress_done"] = job.progress_total
+    if outcome.data is not None:
+        # Written before the state changes, so "succeeded" is never seen without its data.
+        # A lost attempt may write it too: the same params give the same data.
+        JobData.objects.update_or_create(job_id=job.id, defaults={"payload": outcome.data})
     if not _finish(job, State.SUCCEEDED, message="Done", **updates):
         return "lost"
     return "succeeded"

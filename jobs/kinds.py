@@ -55,6 +55,10 @@ class ExportParams(ParamsForm):
     filters = FiltersField(required=False)
 
 
+class ReportParams(ParamsForm):
+    filters = FiltersField(required=False)
+
+
 @dataclass(frozen=True)
 class KindSpec:
     kind: Kind
@@ -82,4 +86,11 @@ def _export(run: Run) -> Outcome:
     return exporters.export(run)
 
 
+def _report(run: Run) -> Outcome:
+    from jobs import reports
+
+    return reports.run_report(run)
+
+
 register(KindSpec(Kind.EXPORT, ExportParams, _export, queue="bulk"))
+register(KindSpec(Kind.REPORT, ReportParams, _report, queue="bulk"))

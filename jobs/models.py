@@ -116,8 +116,26 @@ class Job(models.Model):
     def file(self) -> Path | None:
         return Path(self.file_path) if self.file_path else None
 
+    def report_url(self) -> str | None:
+        return (
+            reverse("jobs:report", args=[self.id])
+            if self.kind == Kind.REPORT and self.state == State.SUCCEEDED
+            else None
+        )
+
     def download_url(self) -> str | None:
         return reverse("jobs:download", args=[self.id]) if self.has_file else None
+
+
+class JobData(models.Model):
+    """A finished job's full structured result (a report's tables), kept beside the short
+    summary in Job.result so the job list and the API stay small. Deleted with the job."""
+
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, primary_key=True, related_name="data")
+    payload = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"Data of {self.job_id}"
 
 
 class ApiToken(models.Model):

@@ -11,6 +11,7 @@ urlpatterns = [
     path("jobs/actions/", views.search_actions, name="search-actions"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="detail"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="status"),
+    path("jobs/<uuid:job_id>/report/", views.job_report, name="report"),
     path("jobs/<uuid:job_id>/cancel/", views.cancel, name="cancel"),
     path("jobs/<uuid:job_id>/rerun/", views.rerun, name="rerun"),
     path("jobs/<uuid:job_id>/download/", views.download, name="download"),

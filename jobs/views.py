@@ -12,14 +12,15 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from explorer.search import FILTER_NAMES, SearchForm, active_filters
-from jobs import downloads, progress, queueing, services
+from jobs import downloads, progress, queueing, reports, services
 from jobs.kinds import params_hash
-from jobs.models import PENDING_STATES, Job
+from jobs.models import PENDING_STATES, Job, JobData, Kind, State
 
 # The job buttons of the search page: (slug, label, kind, extra form fields).
 SEARCH_ACTIONS = (
     ("export-xlsx", "Export to Excel", "export", {"format": "xlsx"}),
     ("export-csv", "Export to CSV", "export", {"format": "csv"}),
+    ("analyse", "Analyse", "report", {}),
 )
 
 
@@ -71,12 +72,18 @@ def search_actions_context(request: HttpRequest) -> dict[str, object]:
     """The search page's job buttons, each replaced by its pending job if there is one."""
     form = SearchForm(request.GET)
     filters = active_filters(form.cleaned_data) if form.is_valid() else {}
+    digests = {
+        slug: params_hash(kind, {**fields, "filters": filters}) for slug, _, kind, fields in SEARCH_ACTIONS
+    }
+    pending = {  # one query for all the buttons
+        (job.kind, job.params_hash): job
+        for job in Job.objects.filter(
+            owner=request.user, params_hash__in=digests.values(), state__in=PENDING_STATES
+        )
+    }
     actions = []
     for slug, label, kind, fields in SEARCH_ACTIONS:
-        digest = params_hash(kind, {**fields, "filters": filters})
-        job = Job.objects.filter(
-            owner=request.user, kind=kind, params_hash=digest, state__in=PENDING_STATES
-        ).first()
+        job = pending.get((kind, digests[slug]))
         action = {"slug": slug, "label": label, "kind": kind, "fields": fields, "job": job}
         if job:
             action |= queueing.position_and_eta(job)
@@ -111,6 +118,16 @@ def job_detail(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
     job = services.job_for_user(request.user, job_id)
     context = {"job": job, **queueing.position_and_eta(job)}
     return render(request, "jobs/job_detail.html", context)
+
+
+@login_required
+@require_GET
+def job_report(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
+    job = services.job_for_user(request.user, job_id)
+    data = JobData.objects.filter(job=job).values_list("payload", flat=True).first()
+    if job.kind != Kind.REPORT or job.state != State.SUCCEEDED or data is None:
+        return redirect(job)  # not a report, or not ready: its job page says why
+    return render(request, "jobs/report.html", {"job": job, "report": reports.for_page(data)})
 
 
 @login_required

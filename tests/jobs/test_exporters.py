@@ -7,6 +7,8 @@ import io
 import openpyxl
 import pytest
 from django.db import connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from jobs import exporters
 from jobs.exporters import neutralise
@@ -50,6 +52,23 @@ def test_postgres_neutralisation_matches_the_python_rule():
             sql, params = exporters.Neutralised(Value(text)).as_sql(_Compiler(), connection)
             cursor.execute(f"SELECT {sql}", params)
             assert cursor.fetchone()[0] == neutralise(text), repr(text)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    text=st.text(
+        alphabet=st.sampled_from("=+-@\t\r\n\x01\x07\x1b\x1f ab'\"é,"), max_size=8
+    )  # PostgreSQL text cannot hold NUL
+)
+def test_postgres_neutralisation_matches_the_python_rule_on_any_text(text):
+    from django.db.models import Value
+
+    sql, params = exporters.Neutralised(Value(text)).as_sql(_Compiler(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {sql}", params)
+        assert cursor.fetchone()[0] == neutralise(text)
 
 
 class _Compiler:
