@@ -159,7 +159,8 @@ def _succeed(job: Job, outcome: Outcome) -> str:
             "expires_at": timezone.now() + timedelta(days=settings.EXPORT_RETENTION_DAYS),
         }
     if job.progress_total is not None:
-        updates["progress_done"] = job.progress_total
+        # The last progress update may have been throttled away: write the total too.
+        updates |= {"progress_done": job.progress_total, "progress_total": job.progress_total}
     if not _finish(job, State.SUCCEEDED, message="Done", **updates):
         return "lost"
     return "succeeded"
