@@ -281,6 +281,11 @@ EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 5_000_000, minimum=1)
 # silent for JOB_STALE_SECONDS is requeued, or failed after JOB_MAX_ATTEMPTS, by beat.
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 120, minimum=10)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
+# Tests only: a pause after each progress write, so browser tests can watch a small job
+# run and cancel it mid-way without huge data sets or sleeps of their own.
+JOB_TEST_SLOWDOWN_MS = env_int("JOB_TEST_SLOWDOWN_MS", 0)
+if PRODUCTION and JOB_TEST_SLOWDOWN_MS:
+    raise ImproperlyConfigured("JOB_TEST_SLOWDOWN_MS is for tests; unset it in production")
 
 # --- Channels ------------------------------------------------------------------------
 
