@@ -19,6 +19,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from explorer.models import Award, ImportRun
 from jobs import execution, imports, services
 from jobs.models import Job, State
+from jobs.progress import JobCancelled, JobLost
 from tests.conftest import shared_file
 from tests.explorer.test_importer import S1_HEADER, s1_row, v2_rows, write_xlsx
 from tests.jobs.helpers import api_submit, fragment_attrs, messages_until, open_socket
@@ -231,6 +232,33 @@ def test_a_file_the_full_check_refuses_fails_the_job_in_plain_words(staff, uploa
     assert job.error.startswith("The file was refused: This is not a PhilGEPS bid notice and award file")
     assert not Award.objects.exists()
     assert stored_uploads(upload_root) == []
+
+
+class StopOnRows:
+    """A reporter that raises `error` at the first progress report with rows in it."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def update(self, done: int | None = None, **kwargs: object) -> None:
+        if done:
+            raise self.error
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("error", "kept"), [(JobCancelled(), False), (JobLost(), True)])
+def test_a_stopped_import_ends_its_run_and_keeps_the_upload_only_for_a_takeover(
+    staff, upload_root, error, kept
+):
+    name = store(upload_root, shared_file(V2).read_bytes())
+    job, _ = services.submit_job(user=staff, kind="import", params={"upload": name, "name": "q4.csv"})
+
+    with pytest.raises(type(error)):
+        imports.run_import(execution.Run(job=job, reporter=StopOnRows(error)))
+
+    run = ImportRun.objects.get()
+    assert (run.status, run.message) == (ImportRun.Status.FAILED, "Stopped before the end of the file.")
+    assert (upload_root / name).exists() is kept
 
 
 @pytest.mark.django_db
