@@ -210,6 +210,10 @@ EXPORT_ROOT = Path(env_str("EXPORT_ROOT", str(DATA_DIR / "exports")))
 UPLOAD_ROOT = Path(env_str("UPLOAD_ROOT", str(DATA_DIR / "uploads")))
 EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 7, minimum=1)
 IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 200, minimum=1)
+IMPORT_MAX_UPLOAD_BYTES = IMPORT_MAX_UPLOAD_MB * 1024 * 1024
+# An upload is kept until its import job ends; one with no pending job (its job was
+# cancelled while queued, or given up) is deleted once it is this old.
+UPLOAD_ORPHAN_SECONDS = 3600
 
 # --- Celery (read by config/celery.py with the CELERY_ namespace) --------------------
 
@@ -257,6 +261,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=0),
         "options": {"queue": "interactive"},
     },
+    "remove-orphaned-uploads": {
+        "task": "jobs.tasks.remove_orphaned_uploads",
+        "schedule": 15 * 60.0,
+        "options": {"queue": "interactive", "expires": 14 * 60},
+    },
     "fail-or-requeue-stale-jobs": {
         "task": "jobs.tasks.check_stale_jobs",
         "schedule": 60.0,
@@ -277,6 +286,11 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
 REPORT_THRESHOLDS = sorted(
     int(value) for value in env_list("REPORT_THRESHOLDS", "1000000,50000000,100000000") if value.isdigit()
 )
+# Tests only: a pause after each progress write, so browser tests can watch a small job
+# run and cancel it mid-way without huge data sets or sleeps of their own.
+JOB_TEST_SLOWDOWN_MS = env_int("JOB_TEST_SLOWDOWN_MS", 0)
+if PRODUCTION and JOB_TEST_SLOWDOWN_MS:
+    raise ImproperlyConfigured("JOB_TEST_SLOWDOWN_MS is for tests; unset it in production")
 
 # --- Channels ------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import hashlib
 import html
+import io
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ MAX_FIELD_CHARS = 100_000
 MAX_XLSX_UNCOMPRESSED = 2 * 1024**3
 MAX_XLSX_RATIO = 200
 HEADER_SEARCH_ROWS = 20
+# What peek_layout() reads of a CSV: the header rows of any real file fit many times over.
+PEEK_BYTES = 1 << 20
 MIN_HEADER_CELLS = 30
 
 csv.field_size_limit(MAX_FIELD_CHARS)
@@ -438,6 +441,50 @@ def sniff_format(path: Path) -> str:
             "This is an old binary Excel (.xls) file; save it as .xlsx or CSV UTF-8 and try again."
         )
     return "csv"
+
+
+def peek_layout(path: Path) -> Layout:
+    """The file's layout from its first rows only: the upload page's quick check.
+
+    A request cannot afford open_source()'s full read of a large CSV; the import still
+    checks the whole file before it writes anything.
+    """
+    if sniff_format(path) == "xlsx":
+        import openpyxl
+
+        _check_zip(path)
+        try:
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many types for damaged files
+            raise NotPhilgepsFile(f"The spreadsheet cannot be opened ({exc.__class__.__name__}).") from None
+        try:
+            cells = book.worksheets[0].iter_rows(values_only=True, max_row=HEADER_SEARCH_ROWS)
+            return find_layout([(number, list(row)) for number, row in enumerate(cells, start=1)])
+        finally:
+            book.close()
+    with open(path, "rb") as handle:
+        raw = handle.read(PEEK_BYTES)
+    try:
+        # Not final: the read may end inside a character.
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(raw, final=len(raw) < PEEK_BYTES)
+    except UnicodeDecodeError:
+        raise NotPhilgepsFile(
+            "The file is not UTF-8 text. Save it as 'CSV UTF-8' (or .xlsx) and upload it again."
+        ) from None
+    if len(raw) == PEEK_BYTES:
+        text = text[: text.rfind("\n") + 1]  # a cut-off last line would look damaged
+    reader = csv.reader(io.StringIO(text))
+    head: list[tuple[int, list[Any]]] = []
+    try:
+        for cells in reader:
+            head.append((reader.line_num, cells))
+            if len(head) >= HEADER_SEARCH_ROWS:
+                break
+    except csv.Error as exc:
+        raise NotPhilgepsFile(f"Line {reader.line_num} cannot be read as CSV ({exc}).") from None
+    if not head:
+        raise NotPhilgepsFile("The file is empty.")
+    return find_layout(head)
 
 
 def open_source(path: Path) -> Source:

@@ -169,7 +169,8 @@ def _succeed(job: Job, outcome: Outcome) -> str:
             "expires_at": timezone.now() + timedelta(days=settings.EXPORT_RETENTION_DAYS),
         }
     if job.progress_total is not None:
-        updates["progress_done"] = job.progress_total
+        # The last progress update may have been throttled away: write the total too.
+        updates |= {"progress_done": job.progress_total, "progress_total": job.progress_total}
     if outcome.data is not None:
         # Written before the state changes, so "succeeded" is never seen without its data.
         # A lost attempt may write it too: the same params give the same data.

@@ -59,6 +59,26 @@ class ReportParams(ParamsForm):
     filters = FiltersField(required=False)
 
 
+class ImportParams(ParamsForm):
+    """An uploaded file, by the name the import page stored it under (jobs/imports.py)."""
+
+    upload = forms.RegexField(
+        regex=r"^[0-9a-f]{32}\.(csv|xlsx)\Z",
+        error_messages={"invalid": "Not an uploaded file: upload it on the import page."},
+    )
+    name = forms.CharField(max_length=200, help_text="The file's name on the uploader's computer.")
+
+    def clean_upload(self) -> str:
+        from jobs.imports import upload_path
+
+        upload = self.cleaned_data["upload"]
+        if not upload_path(upload).is_file():
+            raise ValidationError(
+                "The uploaded file is gone (it is deleted when its import ends); upload it again."
+            )
+        return upload
+
+
 @dataclass(frozen=True)
 class KindSpec:
     kind: Kind
@@ -94,3 +114,13 @@ def _report(run: Run) -> Outcome:
 
 register(KindSpec(Kind.EXPORT, ExportParams, _export, queue="bulk"))
 register(KindSpec(Kind.REPORT, ReportParams, _report, queue="bulk"))
+
+
+def _import(run: Run) -> Outcome:
+    from jobs import imports
+
+    return imports.run_import(run)
+
+
+# Imports change the shared data: staff only, and on the bulk queue beside long exports.
+register(KindSpec(Kind.IMPORT, ImportParams, _import, queue="bulk", staff_only=True))

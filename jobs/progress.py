@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -162,6 +163,8 @@ class Reporter:
             raise JobLost
         job.progress_seq = row[0]
         publish(job)
+        if settings.JOB_TEST_SLOWDOWN_MS:
+            time.sleep(settings.JOB_TEST_SLOWDOWN_MS / 1000)  # tests only: each state stays visible
 
     def check(self) -> None:
         """Between chunks: stop if cancelled (throttled like update)."""

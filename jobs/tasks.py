@@ -80,3 +80,10 @@ def check_stale_jobs() -> int:
             job.refresh_from_db()
             progress.bump_and_publish([job])
     return handled
+
+
+@shared_task(name="jobs.tasks.remove_orphaned_uploads")
+def remove_orphaned_uploads() -> int:
+    from jobs import imports
+
+    return imports.remove_orphaned_uploads()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from explorer.search import FILTER_NAMES, SearchForm, active_filters
-from jobs import downloads, progress, queueing, reports, services
+from jobs import downloads, imports, progress, queueing, reports, services
 from jobs.kinds import params_hash
 from jobs.models import PENDING_STATES, Job, JobData, Kind, State
 
@@ -147,10 +149,9 @@ def rerun(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
         job, _ = services.rerun_job(user=request.user, job=old)
     except services.TooManyJobs as exc:
         return _refused(request, str(exc), status=429)
-    except services.InvalidParams:
-        return _refused(
-            request, "This job's parameters are no longer valid; start it again from a search.", status=400
-        )
+    except services.InvalidParams as exc:
+        text = " ".join(" ".join(errors) for errors in exc.errors.values())
+        return _refused(request, f"This job cannot run again: {text}", status=400)
     if request.htmx:
         return HttpResponseClientRedirect(job.get_absolute_url())
     return redirect(job)
@@ -160,3 +161,55 @@ def rerun(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
 @require_GET
 def download(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
     return downloads.file_response(services.job_for_user(request.user, job_id))
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label="PhilGEPS file", allow_empty_file=True)  # empty: refused with a reason
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_page(request: HtmxHttpRequest) -> HttpResponse:
+    """Staff upload a PhilGEPS file; it is checked here and imported by an `import` job."""
+    if not request.user.is_staff:
+        raise Http404  # the page does not exist for analysts
+    if request.method == "POST":
+        return _import_upload(request)
+    return render(request, "jobs/import.html", _import_context(request, UploadForm()))
+
+
+def _import_context(request: HttpRequest, form: UploadForm, **extra: object) -> dict[str, object]:
+    recent = Job.objects.filter(owner=request.user, kind=Kind.IMPORT).order_by("-created_at")[:10]
+    return {"form": form, "recent": recent, "max_bytes": settings.IMPORT_MAX_UPLOAD_BYTES, **extra}
+
+
+def _import_upload(request: HtmxHttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _upload_refused(request, form, "Choose a PhilGEPS .csv or .xlsx file to upload.")
+    upload = form.cleaned_data["file"]
+    try:
+        stored = imports.store_upload(upload)
+    except imports.UploadRefused as exc:
+        return _upload_refused(request, form, str(exc))
+    params = {"upload": stored, "name": (upload.name or "upload")[-200:]}
+    try:
+        job, _ = services.submit_job(user=request.user, kind=Kind.IMPORT, params=params)
+    except services.TooManyJobs as exc:
+        imports.upload_path(stored).unlink(missing_ok=True)
+        return _upload_refused(request, form, str(exc), status=429)
+    except services.InvalidParams as exc:
+        imports.upload_path(stored).unlink(missing_ok=True)
+        text = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in exc.errors.items())
+        return _upload_refused(request, form, f"The import could not start: {text}")
+    if request.htmx:
+        return _status(request, job, status=201)
+    return redirect(job)
+
+
+def _upload_refused(
+    request: HtmxHttpRequest, form: UploadForm, message: str, *, status: int = 400
+) -> HttpResponse:
+    if request.htmx:
+        return render(request, "jobs/_job_refused.html", {"message": message}, status=status)
+    return render(request, "jobs/import.html", _import_context(request, form, refusal=message), status=status)

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
+from django.utils import timezone
 
 register = template.Library()
 
@@ -25,3 +28,13 @@ def between(start: object, end: object) -> float | None:
     if not start or not end:
         return None
     return (end - start).total_seconds()  # type: ignore[operator]
+
+
+@register.filter
+def local_time(iso: str) -> str:
+    """A history entry's ISO time (stored in UTC) as local date and time."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return str(iso)
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")

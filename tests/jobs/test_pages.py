@@ -76,3 +76,13 @@ def test_job_page_shows_timeline_and_parameters(alice_client, alice):
     assert "created" in page
     assert "q: road" in page
     assert fragment_attrs(page[page.index(f'<div id="job-{job.id}"') :])["data-state"] == "queued"
+
+
+def test_timeline_times_are_local_not_utc(alice_client, alice):
+    job, _ = services.submit_job(user=alice, kind="export", params=export_params("csv"))
+    job.history = [{"at": "2025-03-01T16:30:05+00:00", "event": "created"}]
+    job.save()
+
+    page = alice_client.get(f"/jobs/{job.id}/").content.decode()
+
+    assert "2025-03-02 00:30:05</time> created" in page  # Asia/Manila is UTC+8

@@ -1,0 +1,160 @@
+"""The import job: a PhilGEPS file uploaded by staff, checked, stored and imported.
+
+The upload is checked in the request (size, extension, content, header) so a bad file is
+refused on the page and never becomes a job. The stored copy gets a random name under
+UPLOAD_ROOT (the client's file name is only shown, never used as a path) and is deleted
+when its job ends; remove_orphaned_uploads() catches the ones whose job never ran.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
+
+from explorer import philgeps
+from explorer.importer import import_file
+from explorer.models import ImportRun
+from jobs.execution import JobFailed, Outcome, Run
+from jobs.models import PENDING_STATES, Job, Kind
+from jobs.progress import JobCancelled, JobLost
+
+# What the importer reads (explorer/philgeps.py sniffs the content; the extension must agree).
+SUFFIXES = (".csv", ".xlsx")
+# Row errors copied into the job's result; the ImportRun keeps up to 1000.
+RESULT_ERRORS = 20
+COUNTS = (
+    "rows_read", "rows_failed", "notices_new", "awards_new", "line_items_new",
+    "organizations_new", "suppliers_new",
+)  # fmt: skip
+
+
+class UploadRefused(Exception):
+    """The upload cannot be imported; the message says why, for the page."""
+
+
+def upload_path(name: str) -> Path:
+    """Where a stored upload lives (`name` is validated by the import params form)."""
+    return Path(settings.UPLOAD_ROOT) / name
+
+
+def check_size(size: int | None) -> None:
+    limit = settings.IMPORT_MAX_UPLOAD_BYTES
+    if size is not None and size > limit:
+        raise UploadRefused(
+            f"The file is {filesizeformat(size)}; the import page takes files up to {filesizeformat(limit)}."
+        )
+
+
+def store_upload(upload: UploadedFile) -> str:
+    """Check an uploaded file and store it; its stored name, or UploadRefused.
+
+    Nothing is written to the database here, and a refused file is not kept.
+    """
+    check_size(upload.size)
+    client_name = upload.name or ""
+    suffix = Path(client_name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise UploadRefused(
+            f"Upload a PhilGEPS .csv or .xlsx file ({Path(client_name).name or 'this file'} is neither)."
+        )
+    if upload.size == 0:
+        raise UploadRefused("The file is empty.")
+    name = f"{uuid.uuid4().hex}{suffix}"
+    path = upload_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "xb") as handle:
+            for chunk in upload.chunks():
+                handle.write(chunk)
+        _check_content(path, suffix)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return name
+
+
+def _check_content(path: Path, suffix: str) -> None:
+    try:
+        sniffed = philgeps.sniff_format(path)
+        if sniffed != suffix.lstrip("."):
+            raise UploadRefused(
+                "The file's content does not match its name: it is "
+                + ("a zip archive or workbook" if sniffed == "xlsx" else "not an .xlsx workbook")
+                + f", but it is called *{suffix}."
+            )
+        philgeps.peek_layout(path)
+    except philgeps.NotPhilgepsFile as exc:
+        raise UploadRefused(str(exc)) from None
+
+
+def run_import(run: Run) -> Outcome:
+    """The runner of the `import` kind: import the stored file with progress by rows."""
+    path = upload_path(run.params["upload"])
+    if not path.is_file():
+        raise JobFailed("The uploaded file is gone (it is deleted when its import ends); upload it again.")
+    keep_file = False
+    try:
+        return _import(run, path)
+    except JobLost:
+        keep_file = True  # the attempt that took the job over still reads it
+        raise
+    finally:
+        if not keep_file:
+            path.unlink(missing_ok=True)
+
+
+def _import(run: Run, path: Path) -> Outcome:
+    stop: list[Exception] = []
+
+    def progress(done: int, total: int | None) -> None:
+        # Called once per batch of rows; the reporter writes at most a few times a second.
+        # A cancel is handed back through should_stop, so the importer ends its ImportRun
+        # properly instead of seeing an exception from inside its loop.
+        try:
+            run.reporter.update(done, total=total, message="Importing rows")
+        except (JobCancelled, JobLost) as exc:
+            stop.append(exc)
+
+    run.reporter.update(0, message="Checking the whole file", force=True)
+    import_run = import_file(
+        path, source_name=run.params["name"], progress=progress, should_stop=lambda: bool(stop)
+    )
+    if stop:
+        raise stop[0]
+    if import_run.status == ImportRun.Status.REFUSED:
+        raise JobFailed(f"The file was refused: {import_run.message}")
+    result: dict[str, Any] = {
+        "import_run": import_run.pk,
+        "file": run.params["name"],
+        "era": import_run.era,
+        "status": import_run.status,
+        "message": import_run.message,
+        **{count: getattr(import_run, count) for count in COUNTS},
+        "errors": import_run.errors[:RESULT_ERRORS],
+    }
+    return Outcome(result=result)
+
+
+def remove_orphaned_uploads(*, older_than: float | None = None) -> int:
+    """Delete stored uploads that no pending import job will read (cancelled while
+    queued, given up as stale); younger ones may belong to a job being submitted."""
+    directory = Path(settings.UPLOAD_ROOT)
+    if not directory.is_dir():
+        return 0
+    cutoff = time.time() - (settings.UPLOAD_ORPHAN_SECONDS if older_than is None else older_than)
+    pending = {
+        job.params.get("upload")
+        for job in Job.objects.filter(kind=Kind.IMPORT, state__in=PENDING_STATES).only("params")
+    }
+    removed = 0
+    for path in directory.iterdir():
+        if path.is_file() and path.name not in pending and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
