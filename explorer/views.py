@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from explorer import aggregates
@@ -25,11 +26,14 @@ def search(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         filters = active_filters(form.cleaned_data)
         awards = awards_matching(form.cleaned_data)
+        totals = aggregates.capped_totals(awards)
+        small = not totals.timed_out and totals.value["exact"]
         try:
             rows, next_cursor = keyset_page(
                 awards.select_related("organization", "supplier"),
                 cleaned=form.cleaned_data,
                 after=request.GET.get("after", ""),
+                small=small,
             )
         except BadCursor:
             rows, next_cursor, status = [], "", 400
@@ -37,7 +41,12 @@ def search(request: HttpRequest) -> HttpResponse:
         context |= {
             "filters": filters,
             "awards": rows,
-            "totals": aggregates.totals(awards),
+            "totals": totals,
+            "count_cap": aggregates.COUNT_CAP,
+            # Past the cap the exact count and total come in a second request, after the page.
+            "totals_url": ""
+            if small or totals.timed_out
+            else f"{reverse('explorer:search_totals')}?{urlencode(filters)}",
             "facets": _facet_links(aggregates.facets(awards, active=filters), filters),
             "next_url": f"?{urlencode({**filters, 'after': next_cursor})}" if next_cursor else "",
             "first_url": f"?{urlencode(filters)}",
@@ -48,6 +57,19 @@ def search(request: HttpRequest) -> HttpResponse:
         status = 400
     template = "explorer/_results.html" if getattr(request, "htmx", False) else "explorer/search.html"
     return render(request, template, context, status=status)
+
+
+@login_required
+@require_GET
+def search_totals(request: HttpRequest) -> HttpResponse:
+    """The exact count and total amount of a large result (the search page loads it after
+    the rows), under the aggregate statement timeout."""
+    form = SearchForm(request.GET)
+    if not form.is_valid():
+        return HttpResponse("Invalid filters.", status=400)
+    totals = aggregates.totals(awards_matching(form.cleaned_data))
+    context = {"totals": totals, "count_cap": aggregates.COUNT_CAP, "deferred": True}
+    return render(request, "explorer/_totals.html", context)
 
 
 def _facet_links(facets: list[aggregates.Facet], filters: dict[str, str]) -> list[dict[str, object]]:
