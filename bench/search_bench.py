@@ -155,7 +155,6 @@ def main() -> None:
     assert len(deep_rows) == search.PAGE_SIZE
 
     table = [
-        "",
         "| Query | Params | Count shown | Page + count (ms) | Whole response (ms) |",
         "|---|---|---|---:|---:|",
     ]
@@ -173,15 +172,15 @@ def main() -> None:
         f"{exact_ms:.1f} ms ({full_state}), whole response {deferred_ms:.1f} ms",
         f"page {DEEP_PAGE:,} of the unfiltered search by keyset cursor: page + count **{deep_ms:.1f} ms**, "
         f"whole response {deep_whole:.1f} ms",
-        "\n".join(table),
     ]
     if args.no_record:
-        print("\n".join(lines))
+        print("\n".join([*lines, "", *table]))
         return
     record(
         f"Search page on {total:,} awards",
         f"python bench/search_bench.py --repeat {args.repeat}",
         lines,
+        table,
     )
 
 
