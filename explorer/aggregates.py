@@ -45,14 +45,15 @@ class Facet:
     approximate: bool = False
 
 
-def bounded(query: Callable[[], T]) -> Bounded:
-    """Run `query` under the page statement timeout; timed_out instead of an error."""
+def bounded(query: Callable[[], T], *, timeout_ms: int | None = None) -> Bounded:
+    """Run `query` under the page statement timeout (or `timeout_ms`); timed_out instead
+    of an error."""
     if connection.vendor != "postgresql":
         return Bounded(query())
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL statement_timeout = %s", [settings.FACET_TIMEOUT_MS])
+                cursor.execute("SET LOCAL statement_timeout = %s", [timeout_ms or settings.FACET_TIMEOUT_MS])
             return Bounded(query())
     except OperationalError as exc:  # QueryCanceled is an OperationalError subclass
         if "statement timeout" not in str(exc):

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import F
 
-from explorer import demo, search
+from explorer import aggregates, demo, search
 from explorer.models import Award
 from explorer.search import SearchForm, awards_matching, keyset_page
 
@@ -106,3 +106,20 @@ def test_relevance_of_a_large_result_ranks_its_newest_matches(monkeypatch):
 
     assert {a.id for a in large} == newest
     assert len(small) == search.PAGE_SIZE  # all matches ranked when the result is small
+
+
+@pytest.mark.postgres
+def test_a_walk_that_times_out_is_sorted_instead_with_the_same_rows(monkeypatch):
+    demo.seed(awards=300, seed=11)
+    params = {"q": "supply", "sort": "-date"}
+    plain = walk(params, small=False, size=10)
+    calls = []
+
+    def timed_out(query, *, timeout_ms=None):  # the walk gave up: no rows from it
+        calls.append(timeout_ms)
+        return aggregates.Bounded(timed_out=True)
+
+    monkeypatch.setattr(aggregates, "bounded", timed_out)
+
+    assert walk(params, small=False, size=10) == plain
+    assert calls[0] == search.WALK_TIMEOUT_MS
