@@ -34,8 +34,9 @@ def machine() -> str:
     )
 
 
-def record(title: str, command: str, lines: list[str]) -> None:
-    """Print the figures and append them to bench/RESULTS.md."""
+def record(title: str, command: str, lines: list[str], table: list[str] | None = None) -> None:
+    """Print the figures (bullets, then an optional Markdown table) and append them to
+    bench/RESULTS.md."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     try:
         commit = subprocess.run(
@@ -51,6 +52,8 @@ def record(title: str, command: str, lines: list[str]) -> None:
         "",
     ]
     block += [f"- {line}" for line in lines]
+    if table:
+        block += ["", *table]
     text = "\n".join(block) + "\n\n"
     print(text)
     if not RESULTS.exists():

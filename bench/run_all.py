@@ -12,6 +12,7 @@ SCRIPTS = [
     ["import_bench.py", "--rows", "500000"],
     ["job_latency_bench.py"],
     ["export_bench.py"],
+    ["search_bench.py"],
 ]
 
 

@@ -172,9 +172,11 @@ class Award(models.Model):
             # Search sorted by date or amount, and keyset pages over them (explorer/search.py).
             models.Index(fields=["award_date", "id"], name="award_date_id"),
             models.Index(fields=["amount", "id"], name="award_amount_id"),
-            # Organization and supplier pages: totals and per-year sums (explorer/aggregates.py).
-            models.Index(fields=["organization", "award_date"], name="award_org_date"),
-            models.Index(fields=["supplier", "award_date"], name="award_supplier_date"),
+            # Organization and supplier pages (totals and per-year sums, explorer/aggregates.py)
+            # and the search filtered by one of them: the trailing id is the keyset order's tie
+            # break, so a page of a big agency's awards, newest first, is one index range.
+            models.Index(fields=["organization", "award_date", "id"], name="award_org_date_id"),
+            models.Index(fields=["supplier", "award_date", "id"], name="award_supplier_date_id"),
             # Facet and filter on procurement mode.
             models.Index(fields=["procurement_mode"], name="award_mode"),
         ]

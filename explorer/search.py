@@ -16,9 +16,10 @@ from typing import Any
 from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import BooleanField, DateField, DecimalField, F, Func, Q, QuerySet, Value
 
-from explorer.models import Award
+from explorer import aggregates
+from explorer.models import Area, Award, BusinessCategory, Organization, Supplier
 from explorer.suggest import SuggestInput
 
 FILTER_NAMES = (
@@ -47,6 +48,12 @@ SORTS = {
 PAGE_SIZE = 50
 # Relevance order has no index to page on: it is bounded to this many pages instead.
 MAX_RELEVANCE_PAGES = 20
+# Ranking every match of a common word means ranking hundreds of thousands of rows (about a
+# second for "supply" on 1M awards); a large result is ranked among its newest matches only,
+# twice as many as the MAX_RELEVANCE_PAGES a user can page through.
+RELEVANCE_CANDIDATES = 2_000
+# How long a page of a large result may walk its sort index before it is sorted instead.
+WALK_TIMEOUT_MS = 150
 MAX_AMOUNT = Decimal("1e16")
 
 
@@ -134,18 +141,23 @@ def awards_matching(cleaned: Mapping[str, Any]) -> QuerySet[Award]:
                     awards = awards.exclude(search_text__icontains=word[1:])
                 elif word and word.lower() != "or":
                     awards = awards.filter(search_text__icontains=word)
-    exact = {
-        "organization": "organization__name",
-        "supplier": "supplier__name",
-        "category": "category__name",
-        "area": "area__name",
-        "mode": "procurement_mode",
-        "status": "status",
-    }
     conditions = Q()
-    for name, lookup in exact.items():
+    # Names are resolved to ids first: with `organization_id = 42` the planner reads that
+    # agency's own row count from the column statistics (one agency holds 17 % of the demo
+    # awards, most hold a handful), where a join on the name is costed as an average agency.
+    # An unknown name becomes id 0, which no row has: an empty result, as the join gave.
+    for name, model in (
+        ("organization", Organization),
+        ("supplier", Supplier),
+        ("category", BusinessCategory),
+        ("area", Area),
+    ):
         if cleaned.get(name):
-            conditions &= Q(**{lookup: cleaned[name]})
+            pk = model.objects.filter(name=cleaned[name]).values_list("id", flat=True).first()
+            conditions &= Q(**{f"{name}_id": pk or 0})
+    for name, column in (("mode", "procurement_mode"), ("status", "status")):
+        if cleaned.get(name):
+            conditions &= Q(**{column: cleaned[name]})
     if cleaned.get("date_from"):
         conditions &= Q(award_date__gte=cleaned["date_from"])
     if cleaned.get("date_to"):
@@ -178,23 +190,49 @@ class BadCursor(ValueError):
 
 
 def keyset_page(
-    awards: QuerySet[Award], *, cleaned: Mapping[str, Any], after: str = "", size: int = PAGE_SIZE
+    awards: QuerySet[Award],
+    *,
+    cleaned: Mapping[str, Any],
+    after: str = "",
+    size: int = PAGE_SIZE,
+    small: bool = False,
 ) -> tuple[list[Award], str]:
     """One page of an ordered result and the cursor of the next page ("" at the end).
 
     The cursor holds the last row's sort value and id, so page 10,000 costs what page 1
     does (no OFFSET). Relevance order uses a page number, bounded to MAX_RELEVANCE_PAGES.
+    `small` says the result is known to hold at most a few thousand rows (a capped count,
+    explorer/aggregates.py): they are then fetched and sorted rather than met along a sort
+    index (_collect), and relevance ranks all of them instead of the newest
+    RELEVANCE_CANDIDATES.
     """
     sort = effective_sort(cleaned)
     if sort == "relevance":
+        candidates = None
+        if not small:
+            newest = awards.order_by(F("award_date").desc(nulls_first=True), "-id").values("id")
+            candidates = newest[:RELEVANCE_CANDIDATES]
         page = _int_cursor(after) if after else 0
-        rows = list(awards[page * size : page * size + size + 1])
+        rows = _fetch(awards, page * size, page * size + size + 1, candidates=candidates)
         more = len(rows) > size and page + 1 < MAX_RELEVANCE_PAGES
         return rows[:size], str(page + 1) if more else ""
     name, descending = SORTS[sort]
-    if after:
-        awards = awards.filter(_after(name, descending, after))
-    rows = list(awards[: size + 1])
+    if connection.vendor != "postgresql":
+        rows = _collect(awards, name, descending, after, size, walk=True)
+    elif small:
+        rows = _collect(awards, name, descending, after, size, walk=False)
+    else:
+        # A large result is usually met early along the sort index, but not when its matches
+        # all sit at the far end (5,012 matches of "2013 or ... or 2019", newest first: 1.9 s).
+        # A walk that has not filled the page by WALK_TIMEOUT_MS is abandoned for the sort.
+        walked = aggregates.bounded(
+            lambda: _collect(awards, name, descending, after, size, walk=True), timeout_ms=WALK_TIMEOUT_MS
+        )
+        rows = (
+            walked.value
+            if not walked.timed_out
+            else _collect(awards, name, descending, after, size, walk=False)
+        )
     if len(rows) <= size:
         return rows, ""
     last = rows[size - 1]
@@ -202,6 +240,97 @@ def keyset_page(
     return rows[
         :size
     ], f"{'' if value is None else value.isoformat() if hasattr(value, 'isoformat') else value}~{last.id}"
+
+
+def _collect(
+    awards: QuerySet[Award], name: str, descending: bool, after: str, size: int, *, walk: bool
+) -> list[Award]:
+    """Up to `size` + 1 rows following the cursor `after`.
+
+    With `walk`, PostgreSQL may meet them along the (name, id) index. Without it, the order
+    is on `name + 0`, which no index matches, so the matches are fetched and sorted: cheaper
+    when they are few, or all old under a newest-first sort, where the walk reads the whole
+    index (2 s on 1M awards). The cursor's range is written on `name + 0` too, or PostgreSQL
+    would intersect the matches with the (name, id) index range and read it in full.
+    """
+    key: Any = F(name)
+    if not walk:
+        key = _Unindexed(F(name))
+        awards = awards.order_by(
+            key.desc(nulls_first=True) if descending else key.asc(nulls_last=True),
+            *(["-id"] if descending else ["id"]),
+        )
+    rows: list[Award] = []
+    for condition in _remaining(name, key, descending, after):
+        rows += _fetch(awards.filter(condition), 0, size + 1 - len(rows))
+        if len(rows) > size:
+            break
+    return rows
+
+
+def _fetch(awards: QuerySet[Award], start: int, stop: int, *, candidates: Any = None) -> list[Award]:
+    """Rows `start:stop` of an ordered result (picked among `candidates`, a subquery of
+    ids, when given), with whatever it joins (select_related).
+
+    The ids are picked on the award table alone and only those rows are joined: with the
+    joins in the same query PostgreSQL joined every match to its agency and supplier before
+    sorting (12,000 matches of a phrase, 150 ms), since a LIMIT cannot move below a join.
+    """
+    picked = awards if candidates is None else awards.filter(id__in=candidates)
+    return list(awards.filter(id__in=picked.values("id")[start:stop]))
+
+
+class _Unindexed(Func):
+    """`x + 0`: the same value and order as `x`, but no index matches the expression."""
+
+    template = "(%(expressions)s + 0)"
+
+
+class _RowLess(Func):
+    """`(a, b) < (x, y)` (or `>`): PostgreSQL reads a row comparison as one position in the
+    (a, b) index and starts the scan there; the equivalent `a < x OR (a = x AND b < y)` is
+    a filter, so a deep keyset page walked every row before it (page 10,000: 500,000 rows).
+    A NULL `a` makes the comparison NULL: those rows are paged separately (_remaining)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, left: tuple[Any, Any], right: tuple[Any, Any], *, greater: bool = False) -> None:
+        super().__init__(*left, *right)
+        self.operator = ">" if greater else "<"
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        parts, params = [], []
+        for expression in self.get_source_expressions():
+            sql, expression_params = compiler.compile(expression)
+            parts.append(sql)
+            params += expression_params
+        return f"({parts[0]}, {parts[1]}) {self.operator} ({parts[2]}, {parts[3]})", params
+
+
+def _remaining(name: str, key: Any, descending: bool, cursor: str) -> list[Q]:
+    """The conditions selecting what follows `cursor`, one per stretch of the order.
+
+    Nulls come first when descending and last when ascending; each stretch is read with
+    its own query, in order, until a page is full, so every query is one index range.
+    """
+    if not cursor:
+        return [Q()]
+    raw, _, raw_id = cursor.rpartition("~")
+    last_id = _int_cursor_id(raw_id)
+    is_null, not_null = Q(**{f"{name}__isnull": True}), Q(**{f"{name}__isnull": False})
+    if raw == "":
+        if descending:  # still among the nulls, then every value from the top
+            return [is_null & Q(id__lt=last_id), not_null]
+        return [is_null & Q(id__gt=last_id)]
+    try:
+        if name == "award_date":
+            value: Any = Value(dt.date.fromisoformat(raw), output_field=DateField())
+        else:
+            value = Value(Decimal(raw), output_field=DecimalField())
+    except (ValueError, ArithmeticError):
+        raise BadCursor(cursor) from None
+    position = _RowLess((key, F("id")), (value, Value(last_id)), greater=not descending)
+    return [Q(position)] if descending else [Q(position), is_null]
 
 
 def _int_cursor(text: str) -> int:
@@ -212,25 +341,6 @@ def _int_cursor(text: str) -> int:
     if not 0 <= value < MAX_RELEVANCE_PAGES:
         raise BadCursor(text)
     return value
-
-
-def _after(name: str, descending: bool, cursor: str) -> Q:
-    raw, _, raw_id = cursor.rpartition("~")
-    last_id = _int_cursor_id(raw_id)
-    try:
-        value: Any = (
-            None if raw == "" else (dt.date.fromisoformat(raw) if name == "award_date" else Decimal(raw))
-        )
-    except (ValueError, ArithmeticError):
-        raise BadCursor(cursor) from None
-    is_null = Q(**{f"{name}__isnull": True})
-    if descending:  # nulls first, then values high to low
-        if value is None:
-            return (is_null & Q(id__lt=last_id)) | ~is_null
-        return Q(**{f"{name}__lt": value}) | Q(**{name: value, "id__lt": last_id})
-    if value is None:  # ascending: values low to high, then nulls
-        return is_null & Q(id__gt=last_id)
-    return Q(**{f"{name}__gt": value}) | Q(**{name: value, "id__gt": last_id}) | is_null
 
 
 def _int_cursor_id(text: str) -> int:

@@ -7,6 +7,7 @@ from explorer import views
 app_name = "explorer"
 urlpatterns = [
     path("", views.search, name="search"),
+    path("search/totals/", views.search_totals, name="search_totals"),
     path("awards/<uuid:public_id>/", views.award, name="award"),
     path("organizations/<uuid:public_id>/", views.organization, name="organization"),
     path("suppliers/<uuid:public_id>/", views.supplier, name="supplier"),

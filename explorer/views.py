@@ -30,11 +30,14 @@ def search(request: HttpRequest) -> HttpResponse:
         if not request.htmx and any(value == "" for value in request.GET.values()):
             return redirect(canonical)  # a plain GET form sends every empty field: share a clean URL
         awards = awards_matching(form.cleaned_data)
+        totals = aggregates.capped_totals(awards)
+        small = not totals.timed_out and totals.value["exact"]
         try:
             rows, next_cursor = keyset_page(
                 awards.select_related("organization", "supplier"),
                 cleaned=form.cleaned_data,
                 after=request.GET.get("after", ""),
+                small=small,
             )
         except BadCursor:
             rows, next_cursor, status = [], "", 400
@@ -42,7 +45,12 @@ def search(request: HttpRequest) -> HttpResponse:
         context |= {
             "filters": filters,
             "awards": rows,
-            "totals": aggregates.totals(awards),
+            "totals": totals,
+            "count_cap": aggregates.COUNT_CAP,
+            # Past the cap the exact count and total come in a second request, after the page.
+            "totals_url": ""
+            if small or totals.timed_out
+            else f"{reverse('explorer:search_totals')}?{urlencode(filters)}",
             "facets": _facet_links(aggregates.facets(awards, active=filters), filters),
             "next_url": _search_url(filters, after=next_cursor) if next_cursor else "",
             "first_url": _search_url(filters),
@@ -72,6 +80,19 @@ def suggest_names(request: HttpRequest, field: str) -> HttpResponse:
         raise Http404
     names = suggest.names(field, request.GET.get(field, ""))
     return render(request, "explorer/_suggestions.html", {"names": names})
+
+
+@login_required
+@require_GET
+def search_totals(request: HttpRequest) -> HttpResponse:
+    """The exact count and total amount of a large result (the search page loads it after
+    the rows), under the aggregate statement timeout."""
+    form = SearchForm(request.GET)
+    if not form.is_valid():
+        return HttpResponse("Invalid filters.", status=400)
+    totals = aggregates.totals(awards_matching(form.cleaned_data))
+    context = {"totals": totals, "count_cap": aggregates.COUNT_CAP, "deferred": True}
+    return render(request, "explorer/_totals.html", context)
 
 
 def _facet_links(facets: list[aggregates.Facet], filters: dict[str, str]) -> list[dict[str, object]]:

@@ -141,3 +141,33 @@ def test_name_suggestions_refuse_other_fields_and_short_input(alice_client):
     response = alice_client.get("/suggest/supplier/?supplier=a")
     assert response.status_code == 200
     assert "<option" not in response.content.decode()
+
+
+def test_a_large_result_shows_more_than_the_cap_and_loads_the_exact_totals(alice_client, monkeypatch):
+    from explorer import aggregates
+    from explorer.models import Award
+
+    demo.seed(awards=120, seed=5)
+    monkeypatch.setattr(aggregates, "COUNT_CAP", 50)
+
+    page = alice_client.get(reverse("explorer:search"), {"amount_min": "1000"})
+    totals = alice_client.get(page.context["totals_url"])
+
+    body = page.content.decode()
+    assert "More than <strong>50</strong> awards" in body
+    assert f'hx-get="{page.context["totals_url"]}"' in body
+    assert "approximate: counted over 50 of the matches" in body
+    expected = Award.objects.filter(amount__gte=1000).count()
+    assert totals.status_code == 200
+    assert f"<strong>{expected}</strong> awards" in totals.content.decode()
+
+
+def test_a_small_result_is_counted_on_the_page_without_a_second_request(alice_client):
+    from explorer.models import Award
+
+    demo.seed(awards=120, seed=5)
+    response = alice_client.get(reverse("explorer:search"), {"amount_min": "1000"})
+
+    expected = Award.objects.filter(amount__gte=1000).count()
+    assert response.context["totals_url"] == ""
+    assert f"<strong>{expected}</strong> awards" in response.content.decode()
