@@ -281,6 +281,10 @@ EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 5_000_000, minimum=1)
 # silent for JOB_STALE_SECONDS is requeued, or failed after JOB_MAX_ATTEMPTS, by beat.
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 120, minimum=10)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
+# A scan reads awards in blocks of this many ids (its progress and cancel steps), and
+# stops (failing in plain words) when one block takes longer than SCAN_BLOCK_SECONDS.
+SCAN_BLOCK_AWARDS = env_int("SCAN_BLOCK_AWARDS", 20_000, minimum=100)
+SCAN_BLOCK_SECONDS = env_int("SCAN_BLOCK_SECONDS", 60, minimum=1)
 # Amounts (PHP) whose neighbourhood the report checks for bunching just below: the
 # Small Value Procurement ceiling and the PHP 50 M / 100 M works tiers (REFERENCE.md 3).
 REPORT_THRESHOLDS = sorted(

@@ -25,7 +25,16 @@ from decimal import Decimal
 from django.db import connection, transaction
 
 from explorer.importer import sqlite_value
-from explorer.models import Area, Award, BusinessCategory, LineItem, Notice, Organization, Supplier
+from explorer.models import (
+    Area,
+    Award,
+    BusinessCategory,
+    LineItem,
+    Notice,
+    Organization,
+    ResultSetMember,
+    Supplier,
+)
 from explorer.philgeps import natural_key
 
 # Names of the planted anomalies; tests and the report job look for them.
@@ -253,8 +262,9 @@ class DatabaseNotEmpty(Exception):
 
 
 def flush() -> None:
-    """Delete every award, notice, line item and lookup row (not users, jobs or import runs)."""
-    models = (LineItem, Award, Notice, Organization, Supplier, BusinessCategory, Area)
+    """Delete every award, notice, line item, lookup row and the result sets that point at
+    awards (not users, jobs or import runs)."""
+    models = (ResultSetMember, LineItem, Award, Notice, Organization, Supplier, BusinessCategory, Area)
     with transaction.atomic():
         if connection.vendor == "postgresql":
             tables = ", ".join(model._meta.db_table for model in models)

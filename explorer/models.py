@@ -236,3 +236,23 @@ class ImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_name} ({self.status})"
+
+
+class ResultSetMember(models.Model):
+    """One award in a saved result set (the matches of a scan job; set_id is the job's id).
+
+    The search page shows a set with `?set=<id>`; jobs/services.py checks that the set
+    belongs to the user, and the set is deleted when its job expires.
+    """
+
+    set_id = models.UUIDField()
+    award = models.ForeignKey(Award, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            # Also the index for reading a set; a repeated write of a match is a no-op.
+            models.UniqueConstraint(fields=["set_id", "award"], name="one_award_per_result_set")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.award_id} in {self.set_id}"

@@ -19,7 +19,7 @@ from django.db import connection
 from django.db.models import BooleanField, DateField, DecimalField, F, Func, Q, QuerySet, Value
 
 from explorer import aggregates
-from explorer.models import Area, Award, BusinessCategory, Organization, Supplier
+from explorer.models import Area, Award, BusinessCategory, Organization, ResultSetMember, Supplier
 from explorer.suggest import SuggestInput
 
 FILTER_NAMES = (
@@ -35,6 +35,7 @@ FILTER_NAMES = (
     "amount_max",
     "status",
     "sort",
+    "set",
 )
 # (field, descending). Nulls sort first when descending and last when ascending: that is
 # PostgreSQL's default, so the (award_date, id) and (amount, id) indexes serve the
@@ -90,6 +91,13 @@ class SearchForm(forms.Form):
             ("amount", "Smallest amount first"),
             ("relevance", "Relevance"),
         ],
+    )
+
+    set = forms.UUIDField(
+        label="Result set",
+        required=False,
+        widget=forms.HiddenInput,
+        help_text="The matches of a scan job; its owner is checked by the page and on submit.",
     )
 
     def clean_q(self) -> str:
@@ -166,6 +174,8 @@ def awards_matching(cleaned: Mapping[str, Any]) -> QuerySet[Award]:
         conditions &= Q(amount__gte=cleaned["amount_min"])
     if cleaned.get("amount_max") is not None:
         conditions &= Q(amount__lte=cleaned["amount_max"])
+    if cleaned.get("set"):
+        conditions &= Q(id__in=ResultSetMember.objects.filter(set_id=cleaned["set"]).values("award_id"))
     awards = awards.filter(conditions)
 
     sort = effective_sort(cleaned)

@@ -15,6 +15,8 @@ from django_htmx.http import push_url
 from explorer import aggregates, suggest
 from explorer.models import Award, Organization, Supplier
 from explorer.search import BadCursor, SearchForm, active_filters, awards_matching, keyset_page
+from jobs import services
+from jobs.models import Job
 from jobs.views import search_actions_context
 
 
@@ -23,7 +25,7 @@ from jobs.views import search_actions_context
 def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET)
     status = 200
-    context: dict[str, object] = {"form": form}
+    context: dict[str, object] = {"form": form, "result_set": _result_set(request, form)}
     if form.is_valid():
         filters = active_filters(form.cleaned_data)
         canonical = _search_url(filters, after=request.GET.get("after", ""))
@@ -67,6 +69,16 @@ def search(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _result_set(request: HttpRequest, form: SearchForm) -> Job | None:
+    """The scan job behind `?set=`, which must be the user's own (else a field error)."""
+    if not form.is_valid() or not form.cleaned_data.get("set"):
+        return None
+    job = services.result_set_for_user(request.user, form.cleaned_data["set"])
+    if job is None:
+        form.add_error("set", services.RESULT_SET_GONE)
+    return job
+
+
 def _search_url(filters: dict[str, str], *, after: str = "") -> str:
     query = {**filters, "after": after} if after else filters
     return f"{reverse('explorer:search')}?{urlencode(query)}" if query else reverse("explorer:search")
@@ -88,6 +100,7 @@ def search_totals(request: HttpRequest) -> HttpResponse:
     """The exact count and total amount of a large result (the search page loads it after
     the rows), under the aggregate statement timeout."""
     form = SearchForm(request.GET)
+    _result_set(request, form)
     if not form.is_valid():
         return HttpResponse("Invalid filters.", status=400)
     totals = aggregates.totals(awards_matching(form.cleaned_data))

@@ -46,6 +46,7 @@ class Outcome:
     content_type: str = ""
     rows: int | None = None
     data: dict[str, Any] | None = None  # the full structured result (JobData), if any
+    expires: bool = False  # kept data (a result set) expires like a file does
 
 
 @dataclass
@@ -166,8 +167,9 @@ def _succeed(job: Job, outcome: Outcome) -> str:
             "file_size": final.stat().st_size,
             "file_rows": outcome.rows,
             "content_type": outcome.content_type,
-            "expires_at": timezone.now() + timedelta(days=settings.EXPORT_RETENTION_DAYS),
         }
+    if outcome.file is not None or outcome.expires:
+        updates["expires_at"] = timezone.now() + timedelta(days=settings.EXPORT_RETENTION_DAYS)
     if job.progress_total is not None:
         # The last progress update may have been throttled away: write the total too.
         updates |= {"progress_done": job.progress_total, "progress_total": job.progress_total}

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from explorer import scan
 from explorer.search import FILTER_NAMES, SearchForm, active_filters
 from jobs.models import Kind
 
@@ -57,6 +58,40 @@ class ExportParams(ParamsForm):
 
 class ReportParams(ParamsForm):
     filters = FiltersField(required=False)
+
+
+class ListOrOneField(forms.MultipleChoiceField):
+    """Checkboxes from a page (one value arrives as a string) or a JSON list."""
+
+    def to_python(self, value: Any) -> list[str]:
+        return super().to_python([value] if isinstance(value, str) else value)
+
+
+class ScanParams(ParamsForm):
+    pattern = forms.CharField(max_length=200, strip=False)
+    mode = forms.ChoiceField(choices=[("substring", "Text"), ("regex", "Regular expression")], required=False)
+    case_sensitive = forms.BooleanField(required=False)
+    fields = ListOrOneField(
+        choices=[(name, label) for name, (label, _) in scan.FIELDS.items()], required=False
+    )
+    filters = FiltersField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data["mode"] = data.get("mode") or "substring"
+        data["fields"] = sorted(set(data.get("fields") or scan.DEFAULT_FIELDS))
+        pattern = data.get("pattern")
+        if pattern is not None:
+            if not pattern.strip():
+                self.add_error("pattern", "Give the text or pattern to look for.")
+            else:
+                try:  # refuse what RE2 cannot run safely now, not in the worker
+                    scan.matcher(
+                        pattern, regex=data["mode"] == "regex", case_sensitive=data["case_sensitive"]
+                    )
+                except scan.BadPattern as exc:
+                    self.add_error("pattern", str(exc))
+        return data
 
 
 class ImportParams(ParamsForm):
@@ -114,6 +149,15 @@ def _report(run: Run) -> Outcome:
 
 register(KindSpec(Kind.EXPORT, ExportParams, _export, queue="bulk"))
 register(KindSpec(Kind.REPORT, ReportParams, _report, queue="bulk"))
+
+
+def _scan(run: Run) -> Outcome:
+    from jobs import scans
+
+    return scans.run_scan(run)
+
+
+register(KindSpec(Kind.SCAN, ScanParams, _scan, queue="bulk"))
 
 
 def _import(run: Run) -> Outcome:

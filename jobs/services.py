@@ -15,9 +15,12 @@ from django.utils import timezone
 
 from jobs import progress
 from jobs.kinds import KINDS, params_hash
-from jobs.models import PENDING_STATES, Job, State
+from jobs.models import PENDING_STATES, Job, Kind, State
 
 logger = logging.getLogger(__name__)
+
+
+RESULT_SET_GONE = "This result set is not one of your finished scans, or it has expired."
 
 
 class InvalidParams(Exception):
@@ -38,6 +41,11 @@ def job_for_user(user: AbstractBaseUser, job_id: object) -> Job:
     return get_object_or_404(Job, pk=job_id, owner=user)
 
 
+def result_set_for_user(user: AbstractBaseUser, set_id: object) -> Job | None:
+    """The user's finished scan job whose matches are result set `set_id`, or None."""
+    return Job.objects.filter(pk=set_id, owner=user, kind=Kind.SCAN, state=State.SUCCEEDED).first()
+
+
 def validate_params(*, user: AbstractBaseUser, kind: object, params: object) -> dict[str, Any]:
     """The normalized params of a valid request, or InvalidParams with field errors."""
     spec = KINDS.get(kind) if isinstance(kind, str) else None
@@ -49,7 +57,11 @@ def validate_params(*, user: AbstractBaseUser, kind: object, params: object) -> 
     form = spec.form(data=params)
     if not form.is_valid():
         raise InvalidParams({name: list(messages) for name, messages in form.errors.items()})
-    return form.normalized()
+    normalized = form.normalized()
+    result_set = (normalized.get("filters") or {}).get("set")
+    if result_set and not result_set_for_user(user, result_set):
+        raise InvalidParams({"filters": [f"set: {RESULT_SET_GONE}"]})
+    return normalized
 
 
 def submit_job(*, user: AbstractBaseUser, kind: str, params: object) -> tuple[Job, bool]:

@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs import execution, progress
-from jobs.models import Job, State
+from jobs.models import Job, JobData, State
 
 logger = logging.getLogger(__name__)
 
@@ -27,15 +27,21 @@ def run_job(self: Task, job_id: str) -> str:
 
 @shared_task(name="jobs.tasks.expire_files")
 def expire_files() -> int:
-    """Delete result files past their retention and mark their jobs expired."""
+    """Delete results past their retention (files, result sets, report data) and mark
+    their jobs expired."""
+    from explorer.models import ResultSetMember
+
     expired = 0
     for job in Job.objects.filter(state=State.SUCCEEDED, expires_at__lte=timezone.now()).iterator():
-        if job.file_path:
-            Path(job.file_path).unlink(missing_ok=True)
         if Job.objects.filter(pk=job.pk, state=State.SUCCEEDED).update(
-            state=State.EXPIRED, progress_message="The file expired and was deleted"
+            state=State.EXPIRED, progress_message="The result expired and was deleted"
         ):
             expired += 1
+        # After the state change, so no page offers what is being deleted.
+        if job.file_path:
+            Path(job.file_path).unlink(missing_ok=True)
+        ResultSetMember.objects.filter(set_id=job.id).delete()
+        JobData.objects.filter(job=job).delete()
     # Temporary files of attempts that died without cleaning up.
     cutoff = timezone.now().timestamp() - settings.CELERY_TASK_TIME_LIMIT * 2
     for path in (Path(settings.EXPORT_ROOT) / "tmp").glob("*"):

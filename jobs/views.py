@@ -7,12 +7,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from explorer import scan
 from explorer.search import FILTER_NAMES, SearchForm, active_filters
 from jobs import downloads, imports, progress, queueing, reports, services
 from jobs.kinds import params_hash
@@ -32,11 +34,10 @@ class HtmxHttpRequest(HttpRequest):
 
 def params_from_form(data: QueryDict) -> dict[str, object]:
     """A page form's fields as job params: the search filters go under "filters"."""
-    params: dict[str, object] = {
-        name: value
-        for name, value in data.items()
-        if name not in FILTER_NAMES and name not in ("kind", "csrfmiddlewaretoken")
-    }
+    params: dict[str, object] = {}
+    for name, values in data.lists():
+        if name not in FILTER_NAMES and name not in ("kind", "csrfmiddlewaretoken"):
+            params[name] = values if len(values) > 1 else values[-1]  # checkboxes send lists
     params["filters"] = {name: data[name] for name in FILTER_NAMES if data.get(name)}
     return params
 
@@ -77,20 +78,27 @@ def search_actions_context(request: HttpRequest) -> dict[str, object]:
     digests = {
         slug: params_hash(kind, {**fields, "filters": filters}) for slug, _, kind, fields in SEARCH_ACTIONS
     }
-    pending = {  # one query for all the buttons
-        (job.kind, job.params_hash): job
-        for job in Job.objects.filter(
-            owner=request.user, params_hash__in=digests.values(), state__in=PENDING_STATES
+    pending = list(  # one query for all the buttons and the scans of this search
+        Job.objects.filter(owner=request.user, state__in=PENDING_STATES).filter(
+            Q(params_hash__in=digests.values()) | Q(kind=Kind.SCAN, params__filters=filters)
         )
-    }
+    )
+    by_digest = {(job.kind, job.params_hash): job for job in pending}
     actions = []
     for slug, label, kind, fields in SEARCH_ACTIONS:
-        job = pending.get((kind, digests[slug]))
+        job = by_digest.get((kind, digests[slug]))
         action = {"slug": slug, "label": label, "kind": kind, "fields": fields, "job": job}
         if job:
             action |= queueing.position_and_eta(job)
         actions.append(action)
-    return {"actions": actions, "filters": filters}
+    return {
+        "actions": actions,
+        "filters": filters,
+        "scans": [job for job in pending if job.kind == Kind.SCAN],
+        "scan_fields": [
+            (name, label, name in scan.DEFAULT_FIELDS) for name, (label, _) in scan.FIELDS.items()
+        ],
+    }
 
 
 @login_required
