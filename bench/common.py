@@ -135,3 +135,79 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(30)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def run_job(user, kind: str, params: dict, worker: psutil.Process) -> tuple[float, object, int, int]:  # type: ignore[no-untyped-def]
+    """Submit one job and wait for it: (run seconds, job, pool process peak RSS, worker tree
+    peak RSS). Raises if the job does not succeed."""
+    from jobs import services
+    from jobs.models import FINAL_STATES, Job, State
+
+    Job.objects.filter(owner=user).delete()
+    with RssSampler(worker.pid) as tree:
+        job, _ = services.submit_job(user=user, kind=kind, params=params)
+        child_peak = 0
+        while not Job.objects.filter(pk=job.pk, state__in=FINAL_STATES).exists():
+            for child in worker.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    child_peak = max(child_peak, child.memory_info().rss)
+            time.sleep(0.05)
+    job.refresh_from_db()
+    if job.state != State.SUCCEEDED:
+        raise RuntimeError(f"{kind} job ended {job.state}: {job.error}")
+    return (job.finished_at - job.started_at).total_seconds(), job, child_peak, tree.peak
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_daphne(log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """daphne serving the app on a free port; returns once it accepts connections."""
+    import socket
+
+    port = free_port()
+    process = service_process(["daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], log)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return process, port
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"daphne did not start; see {log}") from None
+            time.sleep(0.1)
+
+
+def session_cookie(user) -> str:  # type: ignore[no-untyped-def]
+    """A `Cookie` header value logging `user` in (a session made without a login request)."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
+
+
+def bench_users(prefix: str, count: int, *, staff: bool = False) -> list:  # type: ignore[type-arg]
+    """`count` users named prefix-0..., their earlier jobs deleted."""
+    from django.contrib.auth import get_user_model
+
+    from jobs.models import Job
+
+    users = []
+    for i in range(count):
+        user, _ = get_user_model().objects.get_or_create(
+            username=f"{prefix}-{i}", defaults={"is_staff": staff}
+        )
+        users.append(user)
+    Job.objects.filter(owner__in=users).delete()
+    return users

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import psutil
-from common import ROOT, RssSampler, record, setup_django, start_worker, stop
+from common import ROOT, record, run_job, setup_django, start_worker, stop
 
 
 def bare_openpyxl_rows_per_second(rows: list, headers: list[str]) -> float:
@@ -31,22 +31,8 @@ def bare_openpyxl_rows_per_second(rows: list, headers: list[str]) -> float:
 
 
 def run_export(user, fmt: str, worker: psutil.Process) -> tuple[float, float, int, int]:
-    from jobs import services
-    from jobs.models import Job, State
-
-    Job.objects.filter(owner=user).delete()
-    with RssSampler(worker.pid) as tree:
-        job, _ = services.submit_job(user=user, kind="export", params={"format": fmt, "filters": {}})
-        child_peak = 0
-        while not Job.objects.filter(pk=job.pk, state__in=[State.SUCCEEDED, State.FAILED]).exists():
-            for child in worker.children(recursive=True):
-                child_peak = max(child_peak, child.memory_info().rss)
-            time.sleep(0.05)
-    job.refresh_from_db()
-    if job.state != State.SUCCEEDED:
-        raise RuntimeError(f"export failed: {job.error}")
-    seconds = (job.finished_at - job.started_at).total_seconds()
-    return seconds, job.file_rows / seconds, child_peak, tree.peak
+    seconds, job, child_peak, tree_peak = run_job(user, "export", {"format": fmt, "filters": {}}, worker)
+    return seconds, job.file_rows / seconds, child_peak, tree_peak
 
 
 def main() -> None:

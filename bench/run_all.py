@@ -13,6 +13,9 @@ SCRIPTS = [
     ["job_latency_bench.py"],
     ["export_bench.py"],
     ["search_bench.py"],
+    ["analysis_bench.py"],
+    ["throughput_bench.py"],
+    ["sockets_bench.py"],
 ]
 
 

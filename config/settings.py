@@ -152,7 +152,11 @@ TEMPLATES = [
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    }
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -224,6 +228,9 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://"
 LOCAL_WORKER = CELERY_BROKER_URL == "memory://"
 RUN_LOCAL_WORKER = env_bool("RUN_LOCAL_WORKER", default=False)
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
+# The Job row is the result: no Celery result is stored, and submitting does not
+# subscribe to a result channel in Redis for every job (bench/throughput_bench.py).
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

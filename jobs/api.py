@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -27,6 +28,9 @@ def error(status: int, message: str, **extra: Any) -> JsonResponse:
     return JsonResponse({"error": message, **extra}, status=status)
 
 
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
 def _token_user(request: HttpRequest) -> AbstractBaseUser | None:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
@@ -35,7 +39,10 @@ def _token_user(request: HttpRequest) -> AbstractBaseUser | None:
     token = ApiToken.objects.select_related("user").filter(key_hash=ApiToken.hash(key.strip())).first()
     if token is None or not token.user.is_active:
         return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
+        # Minute precision is plenty for "last used", and saves a write per request.
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
 
 

@@ -80,7 +80,7 @@ def execute(job_id: str, *, redelivered: bool, worker: str) -> str:
     job = claim(job_id, redelivered=redelivered, worker=worker)
     if job is None:
         return "skipped"
-    progress.publish_queue(job.queue)
+    progress.publish_queue(job.queue, coalesce=True)
     reporter = Reporter(job)
     run = Run(job=job, reporter=reporter)
     try:
@@ -202,7 +202,8 @@ def _finish(
         return False
     job.refresh_from_db()
     progress.publish(job)
-    progress.publish_queue(job.queue)  # ETAs of the jobs behind it may change
+    # No queue push here: positions behind a finished job do not change, and the next
+    # job's start (which follows at once while any wait) pushes them with fresh ETAs.
     return True
 
 

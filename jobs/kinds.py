@@ -168,3 +168,13 @@ def _import(run: Run) -> Outcome:
 
 # Imports change the shared data: staff only, and on the bulk queue beside long exports.
 register(KindSpec(Kind.IMPORT, ImportParams, _import, queue="bulk", staff_only=True))
+
+
+def _ping(run: Run) -> Outcome:
+    from jobs.execution import Outcome
+
+    return Outcome(result={"pong": True})
+
+
+# Does nothing: proves (and measures) the whole path from the API to the socket. Staff only.
+register(KindSpec(Kind.PING, ParamsForm, _ping, queue="interactive", staff_only=True))

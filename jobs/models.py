@@ -19,6 +19,7 @@ class Kind(models.TextChoices):
     SCAN = "scan", "Scan"
     IMPORT = "import", "Import"
     CLEANUP = "cleanup", "Cleanup"
+    PING = "ping", "Pipeline check"
 
 
 class State(models.TextChoices):

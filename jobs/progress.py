@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 import time
 from collections.abc import Iterable
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest
@@ -70,15 +72,84 @@ def bump_and_publish(jobs: Iterable[Job]) -> None:
         publish(job)
 
 
-def publish_queue(queue: str) -> None:
-    """A job left the queue (started, finished, cancelled): the ones behind it moved up."""
-    waiting = Job.objects.filter(queue=queue, state=State.QUEUED).order_by("created_at")
+def publish_queue(queue: str, *, coalesce: bool = False) -> None:
+    """A job left the queue (started, cancelled): the ones behind it moved up.
+
+    One query reads the waiting jobs and one bumps all their sequence numbers; the
+    fragments then go out in one batch (bench/throughput_bench.py: per-job sends and
+    updates made this 140 ms per started job with 20 jobs waiting). A worker passes
+    `coalesce`: when jobs start faster than QUEUE_PUSH_INTERVAL, the pushes in between
+    are folded into one that follows at the end of the interval.
+    """
+    if coalesce and not _due(queue):
+        return
+    _push_queue(queue)
+
+
+QUEUE_PUSH_INTERVAL = 0.5
+_queue_lock = threading.Lock()
+_queue_pushed: dict[str, float] = {}
+_queue_pending: set[str] = set()
+
+
+def _due(queue: str) -> bool:
+    """True to push now; otherwise make sure one trailing push is scheduled."""
+    now = time.monotonic()
+    with _queue_lock:
+        wait = _queue_pushed.get(queue, 0.0) + QUEUE_PUSH_INTERVAL - now
+        if wait <= 0:
+            _queue_pushed[queue] = now
+            return True
+        if queue not in _queue_pending:
+            _queue_pending.add(queue)
+            timer = threading.Timer(wait, _trailing_push, [queue])
+            timer.daemon = True
+            timer.start()
+        return False
+
+
+def _trailing_push(queue: str) -> None:
+    with _queue_lock:
+        _queue_pending.discard(queue)
+        _queue_pushed[queue] = time.monotonic()
+    try:
+        _push_queue(queue)
+    except Exception:
+        logger.warning("could not push queue positions of %s", queue, exc_info=True)
+    finally:
+        connection.close()  # this timer thread's own connection
+
+
+def _push_queue(queue: str) -> None:
+    waiting = list(
+        Job.objects.filter(queue=queue, state=State.QUEUED).order_by("created_at")[:QUEUE_PUSH_LIMIT]
+    )
+    if not waiting:
+        return
+    seqs = _bump_seqs([job.pk for job in waiting])
     typical: dict[str, float | None] = {}
-    for position, job in enumerate(waiting[:QUEUE_PUSH_LIMIT], start=1):
+    messages = []
+    for position, job in enumerate(waiting, start=1):
         if job.kind not in typical:
             typical[job.kind] = queueing.typical_run_seconds(job.kind)
-        job.progress_seq = _bump_seq(job.pk)
-        publish(job, position=position, typical=typical[job.kind])
+        job.progress_seq = seqs.get(job.pk, job.progress_seq)
+        html = render_status(job, oob=True, position=position, typical=typical[job.kind])
+        messages.append(
+            (user_group(job.owner_id), {"type": "job.update", "job_id": str(job.id), "html": html})
+        )
+    _send_all(messages)
+
+
+def _bump_seqs(job_ids: list[object]) -> dict[object, int]:
+    prepared = [Job._meta.pk.get_db_prep_value(job_id, connection) for job_id in job_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Job._meta.db_table} SET progress_seq = progress_seq + 1 "
+            f"WHERE id IN ({', '.join(['%s'] * len(prepared))}) RETURNING id, progress_seq",
+            prepared,
+        )
+        rows = cursor.fetchall()
+    return {Job._meta.pk.to_python(job_id): seq for job_id, seq in rows}
 
 
 def _bump_seq(job_id: object) -> int:
@@ -93,16 +164,48 @@ def _bump_seq(job_id: object) -> int:
 
 
 def _send(group: str, message: dict[str, str]) -> None:
+    _send_all([(group, message)])
+
+
+def _send_all(messages: list[tuple[str, dict[str, str]]]) -> None:
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not messages:
         return
+
+    async def send() -> None:
+        await asyncio.gather(*(layer.group_send(group, message) for group, message in messages))
+
     try:
         if local_loop is not None and local_loop.is_running():
-            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), local_loop).result(5)
-        else:
-            async_to_sync(layer.group_send)(group, message)
+            asyncio.run_coroutine_threadsafe(send(), local_loop).result(5)
+        elif worker_process and not isinstance(layer, InMemoryChannelLayer):
+            asyncio.run_coroutine_threadsafe(send(), _sender_loop()).result(5)
+        else:  # daphne's sync views (asgiref hands this to its loop), tests
+            async_to_sync(send)()
     except Exception:
-        logger.warning("could not push job update to %s", group, exc_info=True)
+        logger.warning("could not push %d job update(s)", len(messages), exc_info=True)
+
+
+# Set in each Celery pool process (jobs/tasks.py): sends go through one lasting loop there.
+worker_process = False
+_sender: tuple[int, asyncio.AbstractEventLoop] | None = None
+_sender_lock = threading.Lock()
+
+
+def _sender_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per worker process, in a daemon thread, for its sends.
+
+    async_to_sync would make a new loop per call, and the Redis layer a new connection for
+    each loop: 2 ms a message instead of 0.2 ms. Keyed by pid: a forked pool child makes
+    its own (a loop's thread does not survive fork).
+    """
+    global _sender
+    with _sender_lock:
+        if _sender is None or _sender[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="channel-layer-sender", daemon=True).start()
+            _sender = (os.getpid(), loop)
+        return _sender[1]
 
 
 class Reporter:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from celery import Task, shared_task
+from celery.signals import worker_process_init
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
@@ -15,6 +16,11 @@ from jobs import execution, progress
 from jobs.models import Job, JobData, State
 
 logger = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+def _in_worker_process(**kwargs: object) -> None:
+    progress.worker_process = True
 
 
 @shared_task(bind=True, name="jobs.tasks.run_job")

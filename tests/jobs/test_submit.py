@@ -166,3 +166,32 @@ def test_concurrent_different_submits_respect_the_cap(alice, settings):
 
     assert sorted(outcomes) == ["created", "refused"]
     assert Job.objects.count() == 1
+
+
+def test_the_pipeline_check_kind_is_for_staff_only(client, alice, staff):
+    client.force_login(alice)
+    refused = api_submit(client, "ping")
+    assert refused.status_code == 400
+    assert "kind" in refused.json()["fields"]
+
+    client.force_login(staff)
+    accepted = api_submit(client, "ping")
+    assert accepted.status_code == 201
+    assert accepted.json()["kind"] == "ping"
+
+
+def test_queue_pushes_from_a_worker_are_coalesced_with_one_trailing_push(monkeypatch):
+    from jobs import progress
+    from tests.services import wait_for
+
+    pushed: list[str] = []
+    monkeypatch.setattr(progress, "_push_queue", pushed.append)
+    monkeypatch.setattr(progress, "_queue_pushed", {})
+    monkeypatch.setattr(progress, "QUEUE_PUSH_INTERVAL", 0.3)
+
+    for _ in range(5):  # five jobs start within the interval
+        progress.publish_queue("bulk", coalesce=True)
+    assert pushed == ["bulk"]  # the first goes out at once ...
+    wait_for(lambda: len(pushed) == 2, timeout=5, what="the trailing push")  # ... the rest as one
+    progress.publish_queue("interactive")  # not coalesced (a cancel from a page)
+    assert pushed == ["bulk", "bulk", "interactive"]

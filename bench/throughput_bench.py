@@ -1,0 +1,109 @@
+"""Small-job throughput through the whole path: HTTP API on daphne -> Job row -> RabbitMQ
+-> 2 worker processes -> Redis channel layer -> daphne -> each user's WebSocket.
+
+Usage: DATABASE_URL=... CELERY_BROKER_URL=... REDIS_URL=... python bench/throughput_bench.py
+Each of --users users keeps one `ping` job (a kind that does nothing) in flight: it posts
+the next one as soon as its socket shows the last one succeeded. The rate counts jobs
+whose final fragment arrived on a socket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import re
+import statistics
+import threading
+import time
+
+from common import ROOT, bench_users, record, session_cookie, setup_django, start_daphne, start_worker, stop
+
+FINAL = re.compile(r'data-job-id="([^"]+)" data-state="(succeeded|failed)"')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=40)
+    parser.add_argument("--jobs", type=int, default=25, help="jobs per user")
+    args = parser.parse_args()
+    setup_django()
+    from websockets.sync.client import connect
+
+    from jobs.models import ApiToken, Job, State
+
+    users = bench_users("bench-throughput", args.users, staff=True)  # ping is a staff kind
+    tokens = [ApiToken.issue(user) for user in users]
+    cookies = [session_cookie(user) for user in users]
+    out = ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    daphne, port = start_daphne(out / "throughput-daphne.log")
+    worker = start_worker(out / "throughput-worker.log", name="throughput", concurrency=2)
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def user_loop(token: str, cookie: str) -> None:
+        ws = connect(
+            f"ws://127.0.0.1:{port}/ws/jobs/",
+            origin=f"http://127.0.0.1:{port}",
+            additional_headers={"Cookie": cookie},
+            proxy=None,
+        )
+        api = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            for _ in range(args.jobs):
+                started = time.perf_counter()
+                api.request(
+                    "POST",
+                    "/api/jobs/",
+                    body=json.dumps({"kind": "ping", "params": {}}),
+                    headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+                )
+                response = api.getresponse()
+                body = json.loads(response.read())
+                if response.status != 201:
+                    raise RuntimeError(f"submit answered {response.status}: {body}")
+                while True:
+                    match = FINAL.search(ws.recv(timeout=60))
+                    if match and match.group(1) == body["id"]:
+                        break
+                with lock:
+                    latencies.append(time.perf_counter() - started)
+        except Exception as exc:  # reported below; one failing user must not hide the others
+            with lock:
+                errors.append(repr(exc))
+        finally:
+            ws.close()
+            api.close()
+
+    threads = [threading.Thread(target=user_loop, args=pair) for pair in zip(tokens, cookies, strict=True)]
+    try:
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        stop(worker)
+        stop(daphne)
+    done = Job.objects.filter(owner__in=users, state=State.SUCCEEDED).count()
+    record(
+        "Small-job throughput through the whole path (2 worker processes)",
+        f"python bench/throughput_bench.py --users {args.users} --jobs {args.jobs}",
+        [
+            f"{len(latencies):,} ping jobs seen succeeded on the users' sockets in {elapsed:.1f} s: "
+            f"**{len(latencies) / elapsed:,.0f} jobs/s** ({args.users} users, one job in flight each)",
+            f"per job, POST -> final fragment: median {statistics.median(latencies) * 1000:.0f} ms, "
+            f"max {max(latencies) * 1000:.0f} ms"
+            if latencies
+            else "no job finished",
+            f"succeeded in the database: {done:,} of {args.users * args.jobs:,}; errors: {len(errors)}"
+            + (f" (first: {errors[0]})" if errors else ""),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
