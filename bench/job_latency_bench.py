@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
 import statistics
 import time
 
-from common import ROOT, record, service_process, setup_django, start_worker, stop
+from common import ROOT, bench_users, record, session_cookie, setup_django, start_daphne, start_worker, stop
 
 ATTRS = re.compile(r'data-job-id="([^"]+)" data-state="([^"]+)".*?data-seq="(\d+)"', re.S)
 
@@ -32,51 +31,29 @@ def summary(values: list[float]) -> str:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=30)
     parser.add_argument("--pushes", type=int, default=200)
     args = parser.parse_args()
     setup_django()
-    from django.contrib.auth import get_user_model
-    from django.test import Client
     from websockets.sync.client import connect
 
     from jobs import progress, services
     from jobs.models import Job, State
 
-    user, _ = get_user_model().objects.get_or_create(username="bench-latency")
-    Job.objects.filter(owner=user).delete()
-    client = Client()
-    client.force_login(user)
+    user = bench_users("bench-latency", 1)[0]
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
-    port = free_port()
-    daphne = service_process(
-        ["daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], out / "daphne.log"
-    )
+    daphne, port = start_daphne(out / "daphne.log")
     worker = start_worker(out / "latency-worker.log", name="latency")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                ws = connect(
-                    f"ws://127.0.0.1:{port}/ws/jobs/",
-                    origin=f"http://127.0.0.1:{port}",
-                    additional_headers={"Cookie": f"sessionid={client.cookies['sessionid'].value}"},
-                    proxy=None,
-                )
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        ws = connect(
+            f"ws://127.0.0.1:{port}/ws/jobs/",
+            origin=f"http://127.0.0.1:{port}",
+            additional_headers={"Cookie": session_cookie(user)},
+            proxy=None,
+        )
 
         def wait_for(job_id: str, state: str) -> float:
             while True:
