@@ -26,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=25, help="jobs per user")
+    parser.add_argument("--web", type=int, default=1, help="daphne processes (users split across them)")
     args = parser.parse_args()
     setup_django()
     from websockets.sync.client import connect
@@ -37,13 +38,13 @@ def main() -> None:
     cookies = [session_cookie(user) for user in users]
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
-    daphne, port = start_daphne(out / "throughput-daphne.log")
+    webs = [start_daphne(out / f"throughput-daphne{i}.log") for i in range(args.web)]
     worker = start_worker(out / "throughput-worker.log", name="throughput", concurrency=2)
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
 
-    def user_loop(token: str, cookie: str) -> None:
+    def user_loop(token: str, cookie: str, port: int) -> None:
         ws = connect(
             f"ws://127.0.0.1:{port}/ws/jobs/",
             origin=f"http://127.0.0.1:{port}",
@@ -77,7 +78,10 @@ def main() -> None:
             ws.close()
             api.close()
 
-    threads = [threading.Thread(target=user_loop, args=pair) for pair in zip(tokens, cookies, strict=True)]
+    threads = [
+        threading.Thread(target=user_loop, args=(token, cookie, webs[i % len(webs)][1]))
+        for i, (token, cookie) in enumerate(zip(tokens, cookies, strict=True))
+    ]
     try:
         started = time.perf_counter()
         for thread in threads:
@@ -87,11 +91,12 @@ def main() -> None:
         elapsed = time.perf_counter() - started
     finally:
         stop(worker)
-        stop(daphne)
+        for daphne, _ in webs:
+            stop(daphne)
     done = Job.objects.filter(owner__in=users, state=State.SUCCEEDED).count()
     record(
-        "Small-job throughput through the whole path (2 worker processes)",
-        f"python bench/throughput_bench.py --users {args.users} --jobs {args.jobs}",
+        f"Small-job throughput through the whole path (2 worker processes, {args.web} daphne)",
+        f"python bench/throughput_bench.py --users {args.users} --jobs {args.jobs} --web {args.web}",
         [
             f"{len(latencies):,} ping jobs seen succeeded on the users' sockets in {elapsed:.1f} s: "
             f"**{len(latencies) / elapsed:,.0f} jobs/s** ({args.users} users, one job in flight each)",
