@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -63,12 +64,58 @@ def test_a_job_submitted_in_local_mode_runs_and_streams_progress(tmp_path):
                 attrs = fragment_attrs(socket.recv(timeout=30))
                 assert attrs["data-job-id"] == job["id"]
                 states.append(attrs["data-state"])
-        download = urllib.request.Request(
-            f"{server.url}/api/jobs/{job['id']}/download/", headers={"Authorization": f"Token {token}"}
-        )
-        lines = urllib.request.urlopen(download, timeout=10).read().decode("utf-8-sig").splitlines()
+            download = urllib.request.Request(
+                f"{server.url}/api/jobs/{job['id']}/download/", headers={"Authorization": f"Token {token}"}
+            )
+            lines = urllib.request.urlopen(download, timeout=10).read().decode("utf-8-sig").splitlines()
+
+            # The analysis jobs and every page they lead to work on SQLite too.
+            finished = {}
+            for kind, params in (("report", {}), ("scan", {"pattern": "supply"})):
+                submitted = post_job(server.url, token, kind, params)
+                while True:
+                    attrs = fragment_attrs(socket.recv(timeout=60))
+                    if attrs["data-job-id"] == submitted["id"] and attrs["data-state"] in (
+                        "succeeded",
+                        "failed",
+                    ):
+                        finished[kind] = (submitted["id"], attrs["data-state"])
+                        break
+        pages = {
+            "/": 200,
+            "/?q=supply&amount_min=1000&sort=-amount": 200,
+            "/suggest/organization/?organization=city": 200,
+            f"/jobs/{finished['report'][0]}/report/": 200,
+            f"/?set={finished['scan'][0]}": 200,
+            "/jobs/": 200,
+        }
+        seen = {url: get_page(server.url, session, url) for url in pages}
     finally:
         server.stop()
 
     assert "running" in states
     assert len(lines) == 301  # header + every award
+    assert {kind: state for kind, (_, state) in finished.items()} == {
+        "report": "succeeded",
+        "scan": "succeeded",
+    }
+    assert {url: status for url, (status, _) in seen.items()} == pages
+    assert "Benford" in seen[f"/jobs/{finished['report'][0]}/report/"][1]
+
+
+def post_job(base: str, token: str, kind: str, params: dict) -> dict:
+    request = urllib.request.Request(
+        f"{base}/api/jobs/",
+        data=json.dumps({"kind": kind, "params": params}).encode(),
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    return json.load(urllib.request.urlopen(request, timeout=10))
+
+
+def get_page(base: str, session: str, url: str) -> tuple[int, str]:
+    request = urllib.request.Request(f"{base}{url}", headers={"Cookie": f"sessionid={session}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
