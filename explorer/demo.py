@@ -472,6 +472,12 @@ def seed(*, awards: int, seed: int = 1, stdout: Callable[[str], None] = lambda s
             ids,
             stdout,
         )
+    if connection.vendor == "postgresql":
+        # The planner needs real statistics for the lookup tables too (name filters and
+        # joins were planned from empty-table estimates until autovacuum came by).
+        with connection.cursor() as cursor:
+            for model in (Organization, Supplier, BusinessCategory, Area):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")
     return counts
 
 
