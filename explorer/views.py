@@ -160,7 +160,21 @@ def _entity_page(
     request: HttpRequest, entity: object, summary: aggregates.EntitySummary, *, kind: str, filter_name: str
 ) -> HttpResponse:
     by_year = summary.by_year.value or []
+    counterpart = "supplier" if filter_name == "organization" else "organization"
+    base = {filter_name: entity.name}  # type: ignore[attr-defined]
+
+    def linked(rows: aggregates.Bounded, field: str) -> aggregates.Bounded:
+        """Each top row with the search of this entity's awards for that value."""
+        value = [
+            (name, n, amount, _search_url({**base, field: name}) if name else "")
+            for name, n, amount in rows.value or []
+        ]
+        return aggregates.Bounded(value=value, timed_out=rows.timed_out)
+
     context = {
+        "counterparties": linked(summary.counterparties, counterpart),
+        "categories": linked(summary.categories, "category"),
+        "modes": linked(summary.modes, "mode"),
         "entity": entity,
         "by_year_chart": {
             "labels": [year for year, _, _ in by_year],
@@ -169,6 +183,6 @@ def _entity_page(
         "summary": summary,
         "kind": kind,
         "counterpart_label": "Top suppliers" if filter_name == "organization" else "Top procuring entities",
-        "search_url": _search_url({filter_name: entity.name}),  # type: ignore[attr-defined]
+        "search_url": _search_url(base),
     }
     return render(request, "explorer/entity.html", context)

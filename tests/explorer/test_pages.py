@@ -96,6 +96,14 @@ def test_award_organization_and_supplier_pages(alice_client):
     assert "Amounts by year" in org.content.decode()
     assert alice_client.get("/awards/00000000-0000-0000-0000-000000000000/").status_code == 404
 
+    # Each top counterparty links to the search of the awards between the two.
+    name, n, _, url = org.context["counterparties"].value[0]
+    assert html.escape(url) in org.content.decode()
+    between = alice_client.get(url)
+    assert between.status_code == 200
+    assert f"<strong>{n}</strong> awards" in between.content.decode()
+    assert n == Award.objects.filter(organization=award.organization, supplier__name=name).count()
+
 
 def test_plain_form_submission_redirects_to_the_clean_shareable_url(alice_client):
     response = alice_client.get("/?q=rice&organization=&supplier=&sort=&amount_min=")
