@@ -227,6 +227,11 @@ def _write(stages: dict[str, list[tuple[Any, ...]]] | dict[str, bytes], counts: 
                     else:
                         for row in rows:
                             copy.write_row(row)
+                # A temporary table has no statistics: without them the planner hash-joined
+                # whole notice and supplier tables for every batch, so batches slowed down
+                # as the tables grew (bench/import_bench.py).
+                # Its row count is what the plan needs; one column keeps the ANALYZE cheap.
+                cursor.execute(f"ANALYZE {stage.name} ({stage.columns[0]})")
             else:
                 # Untyped columns keep values as given; the real columns' types apply on insert.
                 cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage.name} ({columns})")
