@@ -9,6 +9,7 @@ Every variable read here is listed in .env.example and the README (tests check b
 from __future__ import annotations
 
 import os
+import ssl
 from pathlib import Path
 
 import dj_database_url
@@ -19,16 +20,21 @@ from kombu import Exchange, Queue
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
+
+
+# Empty means unset in every helper: `.env.example` copied to `.env` leaves variables
+# such as DJANGO_SECURE_COOKIES ("default: on in production") empty, and compose passes
+# them to the app as empty strings.
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    return os.environ.get(name, "").strip() or default
 
 
 def env_bool(name: str, default: bool = False) -> bool:
     raw = os.environ.get(name)
-    if raw is None:
+    if raw is None or raw.strip() == "":
         return default
     value = raw.strip().lower()
     if value in _TRUE:
@@ -231,6 +237,11 @@ CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 # The Job row is the result: no Celery result is stored, and submitting does not
 # subscribe to a result channel in Redis for every job (bench/throughput_bench.py).
 CELERY_TASK_IGNORE_RESULT = True
+if REDIS_URL.startswith("rediss://"):
+    # Celery refuses a rediss:// result backend without a certificate policy; verify
+    # certificates unless the URL says otherwise (?ssl_cert_reqs=...). An amqps:// broker
+    # URL turns on TLS in kombu by itself.
+    CELERY_REDIS_BACKEND_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -332,11 +343,14 @@ LOGGING = {
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
+    # Records logged inside a Celery task carry its id (the job id) as `job_id`.
+    "filters": {"job_id": {"()": "config.celery.JobIdFilter"}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "json" if LOG_JSON else "plain",
+            "filters": ["job_id"],
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},

@@ -10,6 +10,7 @@ urlpatterns = [
     path("jobs/submit/", views.submit, name="submit"),
     path("jobs/actions/", views.search_actions, name="search-actions"),
     path("jobs/import/", views.import_page, name="import"),
+    path("system/", views.system_page, name="system"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="detail"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="status"),
     path("jobs/<uuid:job_id>/report/", views.job_report, name="report"),

@@ -16,7 +16,7 @@ from django_htmx.middleware import HtmxDetails
 
 from explorer import scan
 from explorer.search import FILTER_NAMES, SearchForm, active_filters
-from jobs import downloads, imports, progress, queueing, reports, services
+from jobs import downloads, imports, progress, queueing, reports, services, system
 from jobs.kinds import params_hash
 from jobs.models import PENDING_STATES, Job, JobData, Kind, State
 
@@ -221,3 +221,24 @@ def _upload_refused(
     if request.htmx:
         return render(request, "jobs/_job_refused.html", {"message": message}, status=status)
     return render(request, "jobs/import.html", _import_context(request, form, refusal=message), status=status)
+
+
+@login_required
+@require_GET
+def system_page(request: HtmxHttpRequest) -> HttpResponse:
+    """Operators' view of the queues, workers and job timings (staff only)."""
+    if not request.user.is_staff:
+        raise Http404  # the page does not exist for analysts
+    depths = system.queue_depths()
+    timings = system.timings()
+    context = {
+        "queues": depths,
+        # A ping through a broker that is down would wait for its connection retries.
+        "workers": system.workers_online() if depths is not None else None,
+        "channel_layer_ok": system.channel_layer_ok(),
+        "states": system.jobs_per_state(),
+        "failures": system.failures_since(),
+        "timings": timings,
+        "timing_chart": system.timing_chart(timings),
+    }
+    return render(request, "jobs/system.html", context)

@@ -201,3 +201,41 @@ def daphne_server(tmp_path_factory: pytest.TempPathFactory, django_db_setup: Any
 def daphne(daphne_server: Daphne, transactional_db: Any) -> Daphne:
     """A daphne process serving this session's test database (test data must be committed)."""
     return daphne_server
+
+
+# --- RabbitMQ vhosts of a test's own ------------------------------------------------
+
+
+def rabbitmqctl(*args: str) -> str:
+    """Run rabbitmqctl on this machine's broker (the one TEST_BROKER_URL names)."""
+    result = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def broker_url_for(vhost: str) -> str:
+    from urllib.parse import urlparse
+
+    return urlparse(settings.CELERY_BROKER_URL)._replace(path=f"/{vhost}").geturl()
+
+
+@pytest.fixture
+def fresh_vhost() -> Iterator[str]:
+    """An empty vhost, deleted afterwards. The job queues are declared classic in the
+    suite's vhost, and RabbitMQ refuses to redeclare a queue with another type."""
+    import uuid
+    from urllib.parse import urlparse
+
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    rabbitmqctl("add_vhost", name)
+    rabbitmqctl(
+        "set_permissions",
+        "-p",
+        name,
+        urlparse(settings.CELERY_BROKER_URL).username or "guest",
+        ".*",
+        ".*",
+        ".*",
+    )
+    yield name
+    rabbitmqctl("delete_vhost", name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.settings import env_bool, env_int
+from config.settings import env_bool, env_int, env_str
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTION_ENV = {
@@ -90,3 +91,119 @@ def test_every_variable_is_documented_in_env_example_and_readme():
     assert read, "no variables found: the pattern is stale"
     assert read - example == set()
     assert {name for name in read if f"`{name}`" not in readme} == set()
+
+
+def test_empty_values_mean_unset(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "")
+    monkeypatch.setenv("X_TEXT", " ")
+
+    assert env_bool("X_FLAG", default=True) is True
+    assert env_str("X_TEXT", "fallback") == "fallback"
+
+
+def settings_as_json(names: list[str], **env: str) -> dict[str, object]:
+    code = (
+        "import json; from django.conf import settings as s; "
+        f"print(json.dumps({{n: getattr(s, n, None) for n in {names!r}}}))"
+    )
+    result = run_django(code, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def env_example() -> dict[str, str]:
+    """The variables of .env.example as compose reads them (` #` starts a comment)."""
+    values = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if match := re.match(r"^([A-Z0-9_]+)=(.*?)(?:\s+#.*)?$", line):
+            values[match[1]] = match[2].strip()
+    return values
+
+
+def test_env_example_copied_to_env_gives_secure_production_settings():
+    # What the compose app containers get: .env plus compose's own `environment` block.
+    env = {
+        **env_example(),
+        "DJANGO_ENV": "production",
+        "DJANGO_SECRET_KEY": PRODUCTION_ENV["DJANGO_SECRET_KEY"],
+    }
+    env = {k: v for k, v in env.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")}
+
+    values = settings_as_json(
+        [
+            "DEBUG",
+            "SECURE_SSL_REDIRECT",
+            "SESSION_COOKIE_SECURE",
+            "CSRF_COOKIE_SECURE",
+            "SECURE_PROXY_SSL_HEADER",
+        ],
+        **env,
+    )
+    deploy_check = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert values == {
+        "DEBUG": False,
+        "SECURE_SSL_REDIRECT": True,
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
+    }
+    assert deploy_check.returncode == 0, deploy_check.stdout + deploy_check.stderr
+
+
+def test_hosts_origins_cookies_and_hsts_come_from_the_environment():
+    values = settings_as_json(
+        [
+            "ALLOWED_HOSTS",
+            "CSRF_TRUSTED_ORIGINS",
+            "SESSION_COOKIE_SECURE",
+            "SECURE_SSL_REDIRECT",
+            "SECURE_HSTS_SECONDS",
+            "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+            "SECURE_HSTS_PRELOAD",
+        ],
+        **{
+            **PRODUCTION_ENV,
+            "DJANGO_ALLOWED_HOSTS": "explorer.example.org, www.example.org",
+            "DJANGO_CSRF_TRUSTED_ORIGINS": "https://explorer.example.org",
+            "DJANGO_SECURE_COOKIES": "0",
+            "DJANGO_SECURE_SSL_REDIRECT": "off",
+            "DJANGO_HSTS_SECONDS": "31536000",
+            "DJANGO_HSTS_PRELOAD": "1",
+        },
+    )
+
+    assert values == {
+        "ALLOWED_HOSTS": ["explorer.example.org", "www.example.org"],
+        "CSRF_TRUSTED_ORIGINS": ["https://explorer.example.org"],
+        "SESSION_COOKIE_SECURE": False,
+        "SECURE_SSL_REDIRECT": False,
+        "SECURE_HSTS_SECONDS": 31536000,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+        "SECURE_HSTS_PRELOAD": True,
+    }
+
+
+def test_tls_urls_for_rabbitmq_and_redis_are_accepted():
+    # Builds the broker connection and the result backend without connecting (2 is
+    # ssl.CERT_REQUIRED: certificates are verified).
+    code = (
+        "from config.celery import app; "
+        "broker = app.connection_for_write(); broker.transport; "
+        "print(broker.transport_cls, broker.ssl, app.backend.connparams['ssl_cert_reqs'] == 2)"
+    )
+    result = run_django(
+        code,
+        CELERY_BROKER_URL="amqps://user:secret@rabbitmq.example.org:5671/philgeps",
+        REDIS_URL="rediss://:secret@redis.example.org:6380/0",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["amqps", "True", "True"]

@@ -1,7 +1,7 @@
 // Charts drawn by the vendored Chart.js from data the page already holds: each
 // <canvas data-chart="bar" data-source="ID"> reads the JSON in <script id="ID">
 // ({"labels": [...], "series": [{"label": ..., "values": [...]}], "format": "peso" | "percent"
-// | "count"}). The table next to
+// | "count" | "seconds"}). The table next to
 // each chart stays on the page, so nothing depends on JavaScript or on seeing the chart.
 (function () {
   "use strict";
@@ -14,6 +14,7 @@
     peso: { tooltip: function (v) { return peso.format(v); }, axis: function (v) { return compact.format(v); } },
     percent: { tooltip: function (v) { return percent.format(v); }, axis: function (v) { return percent.format(v); } },
     count: { tooltip: function (v) { return count.format(v); }, axis: function (v) { return compact.format(v); } },
+    seconds: { tooltip: function (v) { return count.format(v) + " s"; }, axis: function (v) { return compact.format(v) + " s"; } },
   };
 
   function draw(canvas) {
