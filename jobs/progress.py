@@ -67,8 +67,10 @@ def publish(job: Job, **known: float | None) -> None:
 
 def bump_and_publish(jobs: Iterable[Job]) -> None:
     """Give each job a new sequence number and push it (state changed outside a worker)."""
+    jobs = list(jobs)
+    seqs = _bump_seqs([job.pk for job in jobs]) if jobs else {}
     for job in jobs:
-        job.progress_seq = _bump_seq(job.pk)
+        job.progress_seq = seqs.get(job.pk, job.progress_seq)
         publish(job)
 
 
@@ -150,17 +152,6 @@ def _bump_seqs(job_ids: list[object]) -> dict[object, int]:
         )
         rows = cursor.fetchall()
     return {Job._meta.pk.to_python(job_id): seq for job_id, seq in rows}
-
-
-def _bump_seq(job_id: object) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Job._meta.db_table} SET progress_seq = progress_seq + 1 WHERE id = %s "
-            "RETURNING progress_seq",
-            [Job._meta.pk.get_db_prep_value(job_id, connection)],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else 0
 
 
 def _send(group: str, message: dict[str, str]) -> None:
