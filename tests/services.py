@@ -3,11 +3,15 @@
 Both run against the test database (committed data: use `transactional_db`), the test
 RabbitMQ vhost and Redis. Used through `pytest_plugins = ["tests.services"]` in the
 test modules that need them.
+
+Fault tests stop and restart a broker or Redis of their own (`private_rabbit`,
+`private_redis`), never the shared servers other test runs use.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import kombu.pools
 import pytest
 from django.conf import settings
 
@@ -69,6 +74,7 @@ class Worker:
     ):
         self.name = f"{name}@{socket.gethostname()}-{os.getpid()}"
         self.log = log_dir / f"{name}.log"
+        self.broker_url = (extra_env or {}).get("CELERY_BROKER_URL", settings.CELERY_BROKER_URL)
         command = [
             sys.executable, "-m", "celery", "-A", "config", "worker",
             "--hostname", self.name, "--queues", "interactive,bulk", "--pool", "prefork",
@@ -82,13 +88,33 @@ class Worker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        from config.celery import app
-
         wait_for(
-            lambda: self._alive() and app.control.ping(destination=[self.name], timeout=0.5),
+            lambda: self._alive() and self.ping(),
             timeout=60,
             what=f"worker {self.name} to answer a ping (log: {self.log})",
         )
+
+    def ping(self) -> bool:
+        """Whether the worker answers over its own broker (the shared one or a private one)."""
+        from celery import Celery
+
+        from config.celery import app
+
+        if self.broker_url != settings.CELERY_BROKER_URL:
+            # Control commands go out through an app's own producer pool, so a private broker
+            # needs an app of its own; broker_url itself would lose to $CELERY_BROKER_URL.
+            private = Celery(set_as_current=False)
+            private.conf.broker_read_url = private.conf.broker_write_url = self.broker_url
+            try:
+                return bool(private.control.ping(destination=[self.name], timeout=0.5))
+            except OSError:
+                # kombu keeps producer pools per broker URL across apps: one whose broker
+                # restarted holds dead connections until it is reset.
+                kombu.pools.reset()
+                return False
+            finally:
+                private.close()
+        return bool(app.control.ping(destination=[self.name], timeout=0.5))
 
     def _alive(self) -> bool:
         if self.process.poll() is not None:
@@ -201,3 +227,138 @@ def daphne_server(tmp_path_factory: pytest.TempPathFactory, django_db_setup: Any
 def daphne(daphne_server: Daphne, transactional_db: Any) -> Daphne:
     """A daphne process serving this session's test database (test data must be committed)."""
     return daphne_server
+
+
+# --- Private brokers for fault tests ------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class PrivateServer:
+    """A server process of this test alone, on its own port and data directory, that the
+    test may stop and start again (same port, same data) like an operator restart."""
+
+    port: int
+    url: str
+    log: Path
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, str] | None:
+        return None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.command(),
+            env=self.environment(),
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(self._up, timeout=60, what=f"{self.command()[0]} on port {self.port} (log: {self.log})")
+
+    def _up(self) -> bool:
+        if self.process.poll() is not None:
+            pytest.fail(f"{self.command()[0]} exited; log:\n{self.log.read_text()[-3000:]}")
+        return _listening(self.port)
+
+    def stop(self) -> None:
+        """A clean shutdown of the whole process group (SIGTERM), waited for."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        wait_for(lambda: not _listening(self.port), timeout=30, what=f"port {self.port} to close")
+
+
+class PrivateRabbit(PrivateServer):
+    """A RabbitMQ node beside the shared one: own node name, ports, cookie, data and an
+    empty plugin list (starts in about 3 s here)."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.port, self.dist_port = free_port(), free_port()
+        self.node = f"faults{os.getpid()}p{self.port}@localhost"
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        self.log = base / "rabbitmq.log"
+        (base / "enabled_plugins").write_text("")
+        (base / "rabbitmq-env.conf").write_text("")  # not the system node's NODENAME
+        (base / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.port}\n")
+        self.start()
+
+    def command(self) -> list[str]:
+        # The server script itself: /usr/sbin/rabbitmq-server would switch to the
+        # system node's user and cookie.
+        script = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+        return [str(script if script.exists() else "rabbitmq-server")]
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "HOME": str(self.base),  # its own Erlang cookie
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self.base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.base / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.base / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(self.base / "rabbitmq.conf"),
+            "RABBITMQ_CONF_ENV_FILE": str(self.base / "rabbitmq-env.conf"),
+        }
+
+
+class PrivateRedis(PrivateServer):
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log = base / "redis.log"
+        self.start()
+
+    def command(self) -> list[str]:
+        return [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(self.base),
+        ]  # fmt: skip
+
+
+def _need(program: str) -> None:
+    from tests.conftest import REQUIRE_SERVICES
+
+    if not shutil.which(program):
+        reason = f"needs {program} installed to start a private server for fault tests"
+        if REQUIRE_SERVICES:
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def private_rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRabbit]:
+    _need("rabbitmq-server")
+    server = PrivateRabbit(tmp_path_factory.mktemp("rabbitmq"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    _need("redis-server")
+    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
