@@ -225,6 +225,9 @@ LOCAL_WORKER = CELERY_BROKER_URL == "memory://"
 RUN_LOCAL_WORKER = env_bool("RUN_LOCAL_WORKER", default=False)
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_RESULT_EXPIRES = 24 * 3600
+# The Job row is the result. Storing Celery's results too would make every submit
+# subscribe to Redis, so a Redis outage would turn job submits into errors (tests/jobs/test_faults.py).
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
