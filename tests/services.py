@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import kombu.pools
 import pytest
 from django.conf import settings
 
@@ -88,32 +87,24 @@ class Worker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for(
-            lambda: self._alive() and self.ping(),
-            timeout=60,
-            what=f"worker {self.name} to answer a ping (log: {self.log})",
-        )
+        try:
+            wait_for(
+                lambda: self._alive() and self.ping(),
+                timeout=60,
+                what=f"worker {self.name} to answer a ping (log: {self.log})",
+            )
+        except BaseException:
+            self.kill()  # else it outlives the test and takes later tests' jobs
+            raise
 
     def ping(self) -> bool:
-        """Whether the worker answers over its own broker (the shared one or a private one)."""
-        from celery import Celery
-
+        """Whether the worker is up: it answers a ping, or on a private broker (which this
+        process's Celery app does not talk to, and kombu pools per URL would outlive its
+        restarts) it logged being ready."""
         from config.celery import app
 
         if self.broker_url != settings.CELERY_BROKER_URL:
-            # Control commands go out through an app's own producer pool, so a private broker
-            # needs an app of its own; broker_url itself would lose to $CELERY_BROKER_URL.
-            private = Celery(set_as_current=False)
-            private.conf.broker_read_url = private.conf.broker_write_url = self.broker_url
-            try:
-                return bool(private.control.ping(destination=[self.name], timeout=0.5))
-            except OSError:
-                # kombu keeps producer pools per broker URL across apps: one whose broker
-                # restarted holds dead connections until it is reset.
-                kombu.pools.reset()
-                return False
-            finally:
-                private.close()
+            return " ready." in self.log.read_text(errors="replace")
         return bool(app.control.ping(destination=[self.name], timeout=0.5))
 
     def _alive(self) -> bool:
@@ -128,7 +119,8 @@ class Worker:
 
     def kill(self) -> None:
         """SIGKILL the whole worker (main process and pool children): a crash, not a shutdown."""
-        os.killpg(self.process.pid, signal.SIGKILL)
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
     def stop(self) -> None:
