@@ -234,15 +234,16 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://"
 LOCAL_WORKER = CELERY_BROKER_URL == "memory://"
 RUN_LOCAL_WORKER = env_bool("RUN_LOCAL_WORKER", default=False)
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
-# The Job row is the result: no Celery result is stored, and submitting does not
-# subscribe to a result channel in Redis for every job (bench/throughput_bench.py).
-CELERY_TASK_IGNORE_RESULT = True
 if REDIS_URL.startswith("rediss://"):
     # Celery refuses a rediss:// result backend without a certificate policy; verify
     # certificates unless the URL says otherwise (?ssl_cert_reqs=...). An amqps:// broker
     # URL turns on TLS in kombu by itself.
     CELERY_REDIS_BACKEND_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
 CELERY_RESULT_EXPIRES = 24 * 3600
+# The Job row is the result. Storing Celery's results too would make every submit
+# subscribe to a Redis channel: slower (bench/throughput_bench.py), and a Redis outage
+# would turn job submits into errors (tests/jobs/test_faults.py).
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -472,6 +472,11 @@ def peek_layout(path: Path) -> Layout:
             "The file is not UTF-8 text. Save it as 'CSV UTF-8' (or .xlsx) and upload it again."
         ) from None
     if len(raw) == PEEK_BYTES:
+        if "\n" not in text:  # else the cut below leaves nothing, which reads as "empty"
+            raise NotPhilgepsFile(
+                f"The first {PEEK_BYTES // 1024**2} MB of the file hold no line break: it is not a "
+                "PhilGEPS CSV file."
+            )
         text = text[: text.rfind("\n") + 1]  # a cut-off last line would look damaged
     reader = csv.reader(io.StringIO(text))
     head: list[tuple[int, list[Any]]] = []

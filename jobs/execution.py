@@ -96,10 +96,8 @@ def execute(job_id: str, *, redelivered: bool, worker: str) -> str:
         return "cancelled"
     except SoftTimeLimitExceeded:
         _remove_temp_files(job)
-        limit = round(settings.JOB_SOFT_TIME_LIMIT / 60)
-        _finish(
-            job, State.FAILED, error=f"The job took longer than its {limit}-minute limit and was stopped."
-        )
+        limit = _duration(settings.JOB_SOFT_TIME_LIMIT)
+        _finish(job, State.FAILED, error=f"The job took longer than its limit of {limit} and was stopped.")
         return "failed"
     except JobFailed as exc:
         _remove_temp_files(job)
@@ -211,6 +209,12 @@ def _remove_temp_files(job: Job) -> None:
     directory = Path(settings.EXPORT_ROOT) / "tmp"
     for path in directory.glob(f"{job.id}.attempt{job.attempts}*"):
         path.unlink(missing_ok=True)
+
+
+def _duration(seconds: int) -> str:
+    """'25 minutes', '90 seconds': a limit in the words a user reads (never '0 minutes')."""
+    number, unit = (seconds // 60, "minute") if seconds % 60 == 0 else (seconds, "second")
+    return f"{number} {unit}{'' if number == 1 else 's'}"
 
 
 def _plain_error(exc: Exception) -> str:

@@ -109,7 +109,14 @@ def enqueue(job: Job) -> None:
     from jobs.tasks import run_job
 
     progress.publish(job)  # before the worker can publish a later state
-    run_job.apply_async(args=[str(job.id)], task_id=str(job.id), queue=job.queue)
+    # The limits travel in the message and win over the worker's own: name them here.
+    run_job.apply_async(
+        args=[str(job.id)],
+        task_id=str(job.id),
+        queue=job.queue,
+        soft_time_limit=settings.JOB_SOFT_TIME_LIMIT,
+        time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    )
 
 
 def cancel_job(*, user: AbstractBaseUser, job: Job) -> Job:

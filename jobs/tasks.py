@@ -70,17 +70,26 @@ def check_stale_jobs() -> int:
     handled = 0
     for job in stale:
         same_attempt = Job.objects.filter(pk=job.pk, state=State.RUNNING, attempts=job.attempts)
+        now = timezone.now()
         if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+            error = (
+                f"The job stopped responding and was given up after {job.attempts} attempts. Try again later."
+            )
             changed = same_attempt.update(
                 state=State.FAILED,
-                finished_at=timezone.now(),
-                error="The job stopped responding and was given up after "
-                f"{job.attempts} attempts. Try again later.",
+                finished_at=now,
+                error=error,
+                progress_message=error[:200],
                 progress_seq=F("progress_seq") + 1,
+                history=[*job.history, {"at": now.isoformat(), "event": "failed", "attempt": job.attempts}],
             )
         else:
+            # The timeline says why the job started again.
+            event = {"at": now.isoformat(), "event": "requeued: heartbeat stopped", "attempt": job.attempts}
             changed = same_attempt.update(
-                state=State.QUEUED, progress_message="Requeued: its worker stopped responding"
+                state=State.QUEUED,
+                progress_message="Requeued: its worker stopped responding",
+                history=[*job.history, event],
             )
             if changed:
                 from jobs.services import enqueue

@@ -3,11 +3,15 @@
 Both run against the test database (committed data: use `transactional_db`), the test
 RabbitMQ vhost and Redis. Used through `pytest_plugins = ["tests.services"]` in the
 test modules that need them.
+
+Fault tests stop and restart a broker or Redis of their own (`private_rabbit`,
+`private_redis`), never the shared servers other test runs use.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -69,6 +73,7 @@ class Worker:
     ):
         self.name = f"{name}@{socket.gethostname()}-{os.getpid()}"
         self.log = log_dir / f"{name}.log"
+        self.broker_url = (extra_env or {}).get("CELERY_BROKER_URL", settings.CELERY_BROKER_URL)
         command = [
             sys.executable, "-m", "celery", "-A", "config", "worker",
             "--hostname", self.name, "--queues", "interactive,bulk", "--pool", "prefork",
@@ -82,13 +87,25 @@ class Worker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        try:
+            wait_for(
+                lambda: self._alive() and self.ping(),
+                timeout=60,
+                what=f"worker {self.name} to answer a ping (log: {self.log})",
+            )
+        except BaseException:
+            self.kill()  # else it outlives the test and takes later tests' jobs
+            raise
+
+    def ping(self) -> bool:
+        """Whether the worker is up: it answers a ping, or on a private broker (which this
+        process's Celery app does not talk to, and kombu pools per URL would outlive its
+        restarts) it logged being ready."""
         from config.celery import app
 
-        wait_for(
-            lambda: self._alive() and app.control.ping(destination=[self.name], timeout=0.5),
-            timeout=60,
-            what=f"worker {self.name} to answer a ping (log: {self.log})",
-        )
+        if self.broker_url != settings.CELERY_BROKER_URL:
+            return " ready." in self.log.read_text(errors="replace")
+        return bool(app.control.ping(destination=[self.name], timeout=0.5))
 
     def _alive(self) -> bool:
         if self.process.poll() is not None:
@@ -102,7 +119,8 @@ class Worker:
 
     def kill(self) -> None:
         """SIGKILL the whole worker (main process and pool children): a crash, not a shutdown."""
-        os.killpg(self.process.pid, signal.SIGKILL)
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
     def stop(self) -> None:
@@ -148,9 +166,7 @@ def worker(start_worker: Callable[..., Worker]) -> Worker:
 
 class Daphne:
     def __init__(self, log_dir: Path, *, env: dict[str, str] | None = None) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self.log = log_dir / "daphne.log"
@@ -239,3 +255,138 @@ def fresh_vhost() -> Iterator[str]:
     )
     yield name
     rabbitmqctl("delete_vhost", name)
+
+
+# --- Private brokers for fault tests ------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class PrivateServer:
+    """A server process of this test alone, on its own port and data directory, that the
+    test may stop and start again (same port, same data) like an operator restart."""
+
+    port: int
+    url: str
+    log: Path
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, str] | None:
+        return None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.command(),
+            env=self.environment(),
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(self._up, timeout=60, what=f"{self.command()[0]} on port {self.port} (log: {self.log})")
+
+    def _up(self) -> bool:
+        if self.process.poll() is not None:
+            pytest.fail(f"{self.command()[0]} exited; log:\n{self.log.read_text()[-3000:]}")
+        return _listening(self.port)
+
+    def stop(self) -> None:
+        """A clean shutdown of the whole process group (SIGTERM), waited for."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        wait_for(lambda: not _listening(self.port), timeout=30, what=f"port {self.port} to close")
+
+
+class PrivateRabbit(PrivateServer):
+    """A RabbitMQ node beside the shared one: own node name, ports, cookie, data and an
+    empty plugin list (starts in about 3 s here)."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.port, self.dist_port = free_port(), free_port()
+        self.node = f"faults{os.getpid()}p{self.port}@localhost"
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        self.log = base / "rabbitmq.log"
+        (base / "enabled_plugins").write_text("")
+        (base / "rabbitmq-env.conf").write_text("")  # not the system node's NODENAME
+        (base / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.port}\n")
+        self.start()
+
+    def command(self) -> list[str]:
+        # The server script itself: /usr/sbin/rabbitmq-server would switch to the
+        # system node's user and cookie.
+        script = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+        return [str(script if script.exists() else "rabbitmq-server")]
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "HOME": str(self.base),  # its own Erlang cookie
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self.base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.base / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.base / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(self.base / "rabbitmq.conf"),
+            "RABBITMQ_CONF_ENV_FILE": str(self.base / "rabbitmq-env.conf"),
+        }
+
+
+class PrivateRedis(PrivateServer):
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log = base / "redis.log"
+        self.start()
+
+    def command(self) -> list[str]:
+        return [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(self.base),
+        ]  # fmt: skip
+
+
+def _need(program: str) -> None:
+    from tests.conftest import REQUIRE_SERVICES
+
+    if not shutil.which(program):
+        reason = f"needs {program} installed to start a private server for fault tests"
+        if REQUIRE_SERVICES:
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def private_rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRabbit]:
+    _need("rabbitmq-server")
+    server = PrivateRabbit(tmp_path_factory.mktemp("rabbitmq"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    _need("redis-server")
+    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()

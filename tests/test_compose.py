@@ -33,7 +33,7 @@ import pytest
 import yaml
 from django.conf import settings
 
-from tests.services import database_url, rabbitmqctl, wait_for
+from tests.services import database_url, free_port, rabbitmqctl, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -213,12 +213,6 @@ def test_health_checks_hit_endpoints_that_exist():
 
 
 # --- The smoke test: run the stack's commands on this machine ---------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Host:

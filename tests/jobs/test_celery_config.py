@@ -16,6 +16,7 @@ def test_reliability_settings_are_in_effect():
     assert conf.task_serializer == "json"
     assert conf.accept_content == ["json"]
     assert conf.timezone == "Asia/Manila"
+    assert conf.task_ignore_result is True  # submits must not need Redis
 
 
 def test_time_limits_stay_below_rabbitmq_consumer_timeout():

