@@ -109,14 +109,35 @@ def enqueue(job: Job) -> None:
     from jobs.tasks import run_job
 
     progress.publish(job)  # before the worker can publish a later state
-    # The limits travel in the message and win over the worker's own: name them here.
-    run_job.apply_async(
-        args=[str(job.id)],
-        task_id=str(job.id),
-        queue=job.queue,
-        soft_time_limit=settings.JOB_SOFT_TIME_LIMIT,
-        time_limit=settings.CELERY_TASK_TIME_LIMIT,
-    )
+    try:
+        # The limits travel in the message and win over the worker's own: name them here.
+        run_job.apply_async(
+            args=[str(job.id)],
+            task_id=str(job.id),
+            queue=job.queue,
+            soft_time_limit=settings.JOB_SOFT_TIME_LIMIT,
+            time_limit=settings.CELERY_TASK_TIME_LIMIT,
+        )
+    except Exception:  # the broker is unreachable and kombu has given up retrying
+        logger.exception("could not queue job %s", job.id, extra={"job_id": str(job.id)})
+        _fail_unqueued(job)
+
+
+QUEUE_UNREACHABLE = (
+    "The job could not be queued: the job queue (RabbitMQ) is unreachable. Try again in a minute."
+)
+
+
+def _fail_unqueued(job: Job) -> None:
+    """A job whose message was never published would stay queued for good (and hold a
+    place under the user's cap): end it at once, in words the user can act on."""
+    now = timezone.now()
+    history = [*job.history, {"at": now.isoformat(), "event": "failed: could not be queued"}]
+    if Job.objects.filter(pk=job.pk, state=State.QUEUED).update(
+        state=State.FAILED, finished_at=now, error=QUEUE_UNREACHABLE, history=history
+    ):
+        job.refresh_from_db()  # also the caller's object: the submit answers with this state
+        progress.bump_and_publish([job])
 
 
 def cancel_job(*, user: AbstractBaseUser, job: Job) -> Job:

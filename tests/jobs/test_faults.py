@@ -265,3 +265,27 @@ def test_an_export_directory_that_cannot_be_created_fails_the_job_in_plain_words
     job.refresh_from_db()
     assert job.error == "The result file could not be written (Not a directory). Staff have the details."
     assert settings.EXPORT_ROOT.read_text() == "not a directory"
+
+
+def test_a_submit_while_rabbitmq_is_down_fails_in_plain_words_and_holds_no_place(
+    private_rabbit, transactional_db, tmp_path, alice
+):
+    web = Daphne(tmp_path, env=service_env(CELERY_BROKER_URL=private_rabbit.url, JOB_ACTIVE_CAP="1"))
+    try:
+        api = Api(web, ApiToken.issue(alice))
+        private_rabbit.stop()
+        status, body = api.call("/api/jobs/", {"kind": "export", "params": export_params("csv")})
+        assert status == 201, body  # the job exists, and its state says what happened
+        assert body["state"] == "failed"
+        assert "job queue (RabbitMQ) is unreachable" in body["error"]
+        job = Job.objects.get(pk=body["id"])
+        assert (job.state, job.attempts, job.finished_at is not None) == (State.FAILED, 0, True)
+
+        private_rabbit.start()
+        # No stuck "queued" job holds the user's only place: the same request now queues.
+        status, again = api.call("/api/jobs/", {"kind": "export", "params": export_params("csv")})
+        assert status == 201, again
+        assert again["state"] == "queued"
+        assert again["id"] != body["id"]
+    finally:
+        web.stop()
