@@ -107,3 +107,24 @@ def test_xlsx_splits_into_further_sheets_at_the_row_limit(monkeypatch, tmp_path)
     assert [row[0] for s in sheets for row in s[1:]] == [f"r{i}" for i in range(7)]
     about = {row[0]: row[-1] for row in book["About this export"].iter_rows(values_only=True) if row}
     assert about["q"] == "'=evil"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_export_over_export_max_rows_fails_with_the_limit_and_writes_nothing(alice, settings, tmp_path):
+    from explorer import demo
+    from jobs import execution, services
+    from jobs.models import Job, State
+    from tests.jobs.helpers import export_params
+
+    settings.EXPORT_ROOT, settings.EXPORT_MAX_ROWS = tmp_path, 5
+    demo.seed(awards=20, seed=9)
+    job, _ = services.submit_job(user=alice, kind="export", params=export_params("csv"))
+
+    execution.execute(str(job.id), redelivered=False, worker="inline")
+
+    job = Job.objects.get(pk=job.pk)
+    assert job.state == State.FAILED
+    assert job.error == (
+        "This search matches 20 awards; an export holds at most 5. Narrow the filters and try again."
+    )
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
