@@ -192,11 +192,7 @@ class Daphne:
     def _listening(self) -> bool:
         if self.process.poll() is not None:
             pytest.fail(f"daphne exited; log:\n{self.log.read_text()[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        except OSError:
-            return False
+        return _listening(self.port)
 
     def stop(self) -> None:
         self.process.terminate()
