@@ -1,8 +1,8 @@
 """Real processes for integration tests: a `celery worker` and a daphne server.
 
 Both run against the test database (committed data: use `transactional_db`), the test
-RabbitMQ vhost and Redis. Used through `pytest_plugins = ["tests.services"]` in the
-test modules that need them.
+RabbitMQ vhost and Redis. Loaded as a plugin for the whole suite (`-p tests.services` in
+pyproject.toml), so its fixtures are everywhere and its asserts are rewritten.
 
 Fault tests stop and restart a broker or Redis of their own (`private_rabbit`,
 `private_redis`), never the shared servers other test runs use.

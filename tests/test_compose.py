@@ -37,7 +37,6 @@ from tests.services import database_url, free_port, rabbitmqctl, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-pytest_plugins = ["tests.services"]
 APP_SERVICES = ("migrate", "web", "worker", "beat", "flower")
 
 

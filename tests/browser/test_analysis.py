@@ -15,7 +15,6 @@ from explorer.models import Award
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.services]
-pytest_plugins = ["tests.services"]
 
 
 def test_analyse_opens_a_report_with_charts_and_flags_linked_to_their_contracts(login, worker, alice):

@@ -14,7 +14,6 @@ from jobs.views import SEARCH_ACTIONS
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.services]
-pytest_plugins = ["tests.services"]
 
 
 def query_of(url: str) -> dict[str, list[str]]:

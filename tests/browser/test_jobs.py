@@ -21,7 +21,6 @@ from tests.browser.conftest import screenshot
 from tests.conftest import shared_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.services]
-pytest_plugins = ["tests.services"]
 
 SLOW_WORKER = {"JOB_TEST_SLOWDOWN_MS": "1500"}
 

@@ -28,7 +28,6 @@ from tests.jobs.helpers import api_submit, export_params, fragment_attrs, messag
 from tests.services import Daphne, database_url, service_env, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
-pytest_plugins = ["tests.services"]
 
 
 class Api:

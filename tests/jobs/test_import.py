@@ -28,7 +28,6 @@ from tests.services import wait_for
 V2 = "philgeps-v2-2024q4-sample-200.csv"
 V1 = "philgeps-v1-2023-sample-11.csv"
 HTMX = {"HX-Request": "true"}
-pytest_plugins = ["tests.services"]
 
 
 @pytest.fixture(autouse=True)

@@ -16,8 +16,6 @@ from jobs import execution, services
 from jobs.models import ApiToken, Job, Kind, State
 from tests.jobs.helpers import api_submit, export_params, fragment_attrs, open_socket
 
-pytest_plugins = ["tests.services"]
-
 
 @pytest.fixture
 def alices_job(alice):

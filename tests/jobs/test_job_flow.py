@@ -18,7 +18,6 @@ from tests.jobs.helpers import api_submit, export_params, messages_until, open_s
 from tests.services import wait_for
 
 pytestmark = pytest.mark.services
-pytest_plugins = ["tests.services"]
 
 
 def matching_ids(**filters: str) -> list[str]:

@@ -15,7 +15,6 @@ import pytest
 from jobs.models import Job, State
 from tests.services import ROOT, broker_url_for, rabbitmqctl, service_env, wait_for
 
-pytest_plugins = ["tests.services"]
 pytestmark = pytest.mark.services
 
 SUBMIT = """

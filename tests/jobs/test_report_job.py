@@ -12,7 +12,6 @@ from jobs.models import Job, JobData, State
 from tests.jobs.helpers import api_submit, messages_until, open_socket
 
 pytestmark = pytest.mark.services
-pytest_plugins = ["tests.services"]
 
 
 def test_report_job_flags_the_planted_anomalies_on_its_page_and_in_its_workbook(
