@@ -10,6 +10,8 @@ rule for SQLite's local mode, and a test holds the two equal.
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +23,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from openpyxl import Workbook
 
+from explorer.staging import read_frame, write_frame
 from jobs.execution import JobFailed, Outcome, Run
 
 # (header, field path, kind): kind "text" is neutralised; ids stay text for Excel's sake.
@@ -119,7 +122,7 @@ def _select(awards: QuerySet) -> QuerySet:
 
 
 def _rows(awards: QuerySet) -> Iterator[Sequence[Any]]:
-    """Rows ready to write, streamed from a server-side cursor on PostgreSQL."""
+    """Rows ready to write; on PostgreSQL fetched by a reader process, batch by batch."""
     query = _select(awards)
     if connection.vendor != "postgresql":
         kinds = [kind for _, _, kind in COLUMNS]
@@ -130,15 +133,47 @@ def _rows(awards: QuerySet) -> Iterator[Sequence[Any]]:
             ]
         return
     sql, sql_params = query.query.get_compiler(using=awards.db).as_sql()
-    with _reading_connection() as reader, reader.cursor(name="export") as cursor:
-        cursor.itersize = BATCH
-        cursor.execute(sql, sql_params)
-        while batch := cursor.fetchmany(BATCH):
-            yield from batch
+    yield from _rows_from_reader_process(sql, list(sql_params))
+
+
+def _rows_from_reader_process(sql: str, params: list[Any]) -> Iterator[Sequence[Any]]:
+    """The query's rows, fetched by `python -m jobs.export_reader` (see its docstring)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jobs.export_reader"],
+        cwd=settings.BASE_DIR,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stdin, stdout = process.stdin, process.stdout
+    if stdin is None or stdout is None:  # pragma: no cover (PIPE always gives both)
+        raise RuntimeError("the export reader has no pipes")
+    try:
+        write_frame(stdin, "query", (sql, params))
+        stdin.close()
+        while True:
+            kind, payload = read_frame(stdout)
+            if kind == "rows":
+                yield from payload
+            elif kind == "end":
+                return
+            elif kind == "error":
+                raise RuntimeError(f"the export reader failed:\n{payload}")
+            else:  # it exited without a word
+                process.wait()
+                stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                raise RuntimeError(f"the export reader exited ({process.returncode}): {stderr[-2000:]}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream and not stream.closed:
+                stream.close()
 
 
 @contextmanager
-def _reading_connection() -> Iterator[Any]:
+def reading_connection() -> Iterator[Any]:
     """A second, read-only connection for streaming the rows.
 
     Django's connection stays free for the progress writes, which must commit (to be
@@ -173,7 +208,7 @@ def _write_csv(run: Run, awards: QuerySet, path: Any) -> int:
     # (the server sends each row as one CopyData message, which is one chunk here).
     sql, sql_params = _select(awards).query.get_compiler(using=awards.db).as_sql()
     done = 0
-    with open(path, "wb", buffering=1 << 20) as handle, _reading_connection() as reader:
+    with open(path, "wb", buffering=1 << 20) as handle, reading_connection() as reader:
         handle.write(("\ufeff" + ",".join(HEADERS) + "\r\n").encode())
         with (
             reader.cursor() as cursor,
