@@ -5,8 +5,8 @@ values cost another 16-20 µs in the same process (bench/RESULTS.md). In this ch
 that work happens on the other core, and the writer only unpickles (~1 µs a row). A
 subprocess, not multiprocessing: Celery's pool children are daemonic and may not fork
 multiprocessing children. Speaks explorer/staging.py's frame protocol: the parent sends
-("query", (sql, params)) on stdin; this answers ("rows", [...]) frames, then ("end", None),
-or ("error", traceback).
+("query", (sql, params, database)) on stdin, database being its connection's settings;
+this answers ("rows", [...]) frames, then ("end", None), or ("error", traceback).
 """
 
 from __future__ import annotations
@@ -21,12 +21,16 @@ def main() -> int:
     import django
 
     django.setup()
+    from django.db import connection
+
     from explorer.staging import read_frame, write_frame
     from jobs.exporters import BATCH, reading_connection
 
     out = sys.stdout.buffer
     try:
-        _, (sql, params) = read_frame(sys.stdin.buffer)
+        _, (sql, params, database) = read_frame(sys.stdin.buffer)
+        # The parent's database, not this environment's: they differ under the test runner.
+        connection.settings_dict.update(database)
         with reading_connection() as reader, reader.cursor(name="export") as cursor:
             cursor.itersize = BATCH
             cursor.execute(sql, params)

@@ -136,6 +136,9 @@ def _rows(awards: QuerySet) -> Iterator[Sequence[Any]]:
     yield from _rows_from_reader_process(sql, list(sql_params))
 
 
+DATABASE_KEYS = ("NAME", "USER", "PASSWORD", "HOST", "PORT")
+
+
 def _rows_from_reader_process(sql: str, params: list[Any]) -> Iterator[Sequence[Any]]:
     """The query's rows, fetched by `python -m jobs.export_reader` (see its docstring)."""
     process = subprocess.Popen(
@@ -149,7 +152,8 @@ def _rows_from_reader_process(sql: str, params: list[Any]) -> Iterator[Sequence[
     if stdin is None or stdout is None:  # pragma: no cover (PIPE always gives both)
         raise RuntimeError("the export reader has no pipes")
     try:
-        write_frame(stdin, "query", (sql, params))
+        database = {key: connection.settings_dict[key] for key in DATABASE_KEYS}
+        write_frame(stdin, "query", (sql, params, database))
         stdin.close()
         while True:
             kind, payload = read_frame(stdout)
