@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +17,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -123,53 +120,25 @@ class _InProcessReader:
 
 
 class _SubprocessReader:
-    """Runs `python -m explorer.staging PATH` and reads COPY-ready batches from it.
-
-    A subprocess, not multiprocessing: Celery's pool children are daemonic and may not
-    fork multiprocessing children. The child parses the next batch while PostgreSQL
-    inserts this one, each on its own core.
-    """
+    """Runs `python -m explorer.staging PATH` and reads COPY-ready batches from it: the
+    child parses the next batch while PostgreSQL inserts this one, each on its own core."""
 
     def __init__(self, path: Path) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 (our own module and a path we were given)
-            [sys.executable, "-m", "explorer.staging", str(path)],
-            cwd=settings.BASE_DIR,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-
-    def _frame(self) -> tuple[str, Any]:
-        assert self.process.stdout is not None
-        kind, payload = staging.read_frame(self.process.stdout)
-        if kind == "eof":
-            self.process.wait()
-            stderr = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
-            raise RuntimeError(f"the reader process exited ({self.process.returncode}): {stderr[-2000:]}")
-        if kind == "error":
-            raise RuntimeError(f"the reader process failed:\n{payload}")
-        return kind, payload
+        self.child = staging.ChildProcess("explorer.staging", str(path))
+        self.frames = self.child.frames()
 
     def open(self) -> dict[str, Any]:
-        kind, payload = self._frame()
+        kind, payload = next(self.frames)
         if kind == "refused":
             raise philgeps.NotPhilgepsFile(payload)
         return payload
 
     def chunks(self) -> Iterator[staging.Chunk]:
-        while True:
-            kind, payload = self._frame()
-            if kind == "end":
-                return
+        for _, payload in self.frames:
             yield staging.Chunk(*payload)
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream:
-                stream.close()
+        self.child.close()
 
 
 def _summary(counts: Counts) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import struct
+import subprocess
 import sys
 import traceback
 import uuid
@@ -337,24 +338,58 @@ def read_frame(stream: IO[bytes]) -> tuple[str, Any]:
     return pickle.loads(stream.read(size))  # noqa: S301
 
 
-def main(path: str) -> int:
+class ChildProcess:
+    """Parent side: `python -m MODULE ARGS`, which answers in frames.
+
+    A subprocess, not multiprocessing: Celery's pool children are daemonic and may not
+    fork multiprocessing children. `request`, if given, is sent as the child's one frame
+    of input (the import reader takes its path as an argument instead).
+    """
+
+    def __init__(self, module: str, *args: str, request: tuple[str, object] | None = None) -> None:
+        self.module = module
+        self.process = subprocess.Popen(  # noqa: S603 (our own module)
+            [sys.executable, "-m", module, *args],
+            cwd=Path(__file__).resolve().parents[1],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert self.process.stdin is not None
+        if request is not None:
+            write_frame(self.process.stdin, *request)
+        self.process.stdin.close()
+
+    def frames(self) -> Iterator[tuple[str, Any]]:
+        """The child's frames up to its "end"; an error it reports, or a silent exit, raises."""
+        assert self.process.stdout is not None
+        while True:
+            kind, payload = read_frame(self.process.stdout)
+            if kind == "end":
+                return
+            if kind == "error":
+                raise RuntimeError(f"{self.module} failed:\n{payload}")
+            if kind == "eof":
+                self.process.wait()
+                stderr = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                raise RuntimeError(f"{self.module} exited ({self.process.returncode}): {stderr[-2000:]}")
+            yield kind, payload
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream and not stream.closed:
+                stream.close()
+
+
+def serve(frames: Iterator[tuple[str, object]]) -> int:
+    """Child side: write each frame to stdout, then "end"; a failure as an "error" frame."""
     out = sys.stdout.buffer
     try:
-        source = philgeps.open_source(Path(path))
-    except philgeps.NotPhilgepsFile as exc:
-        write_frame(out, "refused", str(exc))
-        return 0
-    except OSError as exc:
-        write_frame(out, "refused", f"The file cannot be read: {exc.strerror}.")
-        return 0
-    layout = {"era": source.layout.era, "sha256": source.sha256, "total_rows": source.total_rows}
-    write_frame(out, "layout", layout)
-    try:
-        for chunk in chunks(source):
-            stages = {name: copy_text(rows) for name, rows in chunk.stages.items() if rows}
-            # Plain data only: this module runs as __main__ here, so its classes would not
-            # unpickle in the parent.
-            write_frame(out, "chunk", (stages, chunk.errors, chunk.rows_read))
+        for kind, payload in frames:
+            write_frame(out, kind, payload)
     except BrokenPipeError:
         return 1  # the parent stopped reading (cancelled or failed); nothing to report
     except Exception:
@@ -362,6 +397,27 @@ def main(path: str) -> int:
         return 1
     write_frame(out, "end", None)
     return 0
+
+
+def main(path: str) -> int:
+    return serve(_import_frames(path))
+
+
+def _import_frames(path: str) -> Iterator[tuple[str, object]]:
+    try:
+        source = philgeps.open_source(Path(path))
+    except philgeps.NotPhilgepsFile as exc:
+        yield "refused", str(exc)
+        return
+    except OSError as exc:
+        yield "refused", f"The file cannot be read: {exc.strerror}."
+        return
+    yield "layout", {"era": source.layout.era, "sha256": source.sha256, "total_rows": source.total_rows}
+    for chunk in chunks(source):
+        stages = {name: copy_text(rows) for name, rows in chunk.stages.items() if rows}
+        # Plain data only: this module runs as __main__ here, so its classes would not
+        # unpickle in the parent.
+        yield "chunk", (stages, chunk.errors, chunk.rows_read)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,8 @@
 
 The xlsx writer spends ~106 µs a row in openpyxl; turning PostgreSQL's answer into Python
 values cost another 16-20 µs in the same process (bench/RESULTS.md). In this child process
-that work happens on the other core, and the writer only unpickles (~1 µs a row). A
-subprocess, not multiprocessing: Celery's pool children are daemonic and may not fork
-multiprocessing children. Speaks explorer/staging.py's frame protocol: the parent sends
+that work happens on the other core, and the writer only unpickles (~1 µs a row). It
+speaks explorer/staging.py's frame protocol (ChildProcess, serve): the parent sends
 ("query", (sql, params, database)) on stdin, database being its connection's settings;
 this answers ("rows", [...]) frames, then ("end", None), or ("error", traceback).
 """
@@ -13,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
+from collections.abc import Iterator
 
 
 def main() -> int:
@@ -23,26 +22,22 @@ def main() -> int:
     django.setup()
     from django.db import connection
 
-    from explorer.staging import read_frame, write_frame
+    from explorer.staging import read_frame, serve
+
+    _, (sql, params, database) = read_frame(sys.stdin.buffer)
+    # The parent's database, not this environment's: they differ under the test runner.
+    connection.settings_dict.update(database)
+    return serve(_batches(sql, params))
+
+
+def _batches(sql: str, params: list[object]) -> Iterator[tuple[str, object]]:
     from jobs.exporters import BATCH, reading_connection
 
-    out = sys.stdout.buffer
-    try:
-        _, (sql, params, database) = read_frame(sys.stdin.buffer)
-        # The parent's database, not this environment's: they differ under the test runner.
-        connection.settings_dict.update(database)
-        with reading_connection() as reader, reader.cursor(name="export") as cursor:
-            cursor.itersize = BATCH
-            cursor.execute(sql, params)
-            while batch := cursor.fetchmany(BATCH):
-                write_frame(out, "rows", batch)
-    except BrokenPipeError:
-        return 1  # the writer stopped reading (cancelled or failed): nothing to report
-    except Exception:
-        write_frame(out, "error", traceback.format_exc())
-        return 1
-    write_frame(out, "end", None)
-    return 0
+    with reading_connection() as reader, reader.cursor(name="export") as cursor:
+        cursor.itersize = BATCH
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(BATCH):
+            yield "rows", batch
 
 
 if __name__ == "__main__":

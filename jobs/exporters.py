@@ -10,8 +10,6 @@ rule for SQLite's local mode, and a test holds the two equal.
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -23,7 +21,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from openpyxl import Workbook
 
-from explorer.staging import read_frame, write_frame
+from explorer.staging import ChildProcess
 from jobs.execution import JobFailed, Outcome, Run
 
 # (header, field path, kind): kind "text" is neutralised; ids stay text for Excel's sake.
@@ -141,39 +139,13 @@ DATABASE_KEYS = ("NAME", "USER", "PASSWORD", "HOST", "PORT")
 
 def _rows_from_reader_process(sql: str, params: list[Any]) -> Iterator[Sequence[Any]]:
     """The query's rows, fetched by `python -m jobs.export_reader` (see its docstring)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jobs.export_reader"],
-        cwd=settings.BASE_DIR,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    stdin, stdout = process.stdin, process.stdout
-    if stdin is None or stdout is None:  # pragma: no cover (PIPE always gives both)
-        raise RuntimeError("the export reader has no pipes")
+    database = {key: connection.settings_dict[key] for key in DATABASE_KEYS}
+    child = ChildProcess("jobs.export_reader", request=("query", (sql, params, database)))
     try:
-        database = {key: connection.settings_dict[key] for key in DATABASE_KEYS}
-        write_frame(stdin, "query", (sql, params, database))
-        stdin.close()
-        while True:
-            kind, payload = read_frame(stdout)
-            if kind == "rows":
-                yield from payload
-            elif kind == "end":
-                return
-            elif kind == "error":
-                raise RuntimeError(f"the export reader failed:\n{payload}")
-            else:  # it exited without a word
-                process.wait()
-                stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-                raise RuntimeError(f"the export reader exited ({process.returncode}): {stderr[-2000:]}")
+        for _, batch in child.frames():
+            yield from batch
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        for stream in (process.stdin, process.stdout, process.stderr):
-            if stream and not stream.closed:
-                stream.close()
+        child.close()
 
 
 @contextmanager
