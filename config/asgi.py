@@ -9,9 +9,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django runs each ASGI request's sync code in a thread of its own, so a persistent database
 # connection is never reused here: it lingers until garbage collection, and under load the
-# server ran PostgreSQL out of connections (bench/throughput_bench.py). Close each at the end
-# of its request, whatever DB_CONN_MAX_AGE says; worker processes keep theirs (default 60 s).
-os.environ["DB_CONN_MAX_AGE"] = "0"
+# server ran PostgreSQL out of connections (bench/throughput_bench.py). Closing each at the
+# end of its request instead started a new PostgreSQL backend process for every request,
+# so requests borrow from a pool (settings.DB_POOL).
+os.environ["DB_POOL"] = "true"
 # Django must be set up before anything imports models (the Channels tutorial's order).
 django_asgi_app = get_asgi_application()
 

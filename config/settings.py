@@ -9,7 +9,6 @@ Every variable read here is listed in .env.example and the README (tests check b
 from __future__ import annotations
 
 import os
-import ssl
 from pathlib import Path
 
 import dj_database_url
@@ -132,6 +131,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "config.middleware.SyncMiddlewareChain",  # last: see its docstring
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -158,11 +158,23 @@ TEMPLATES = [
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
+    # daphne serves each request in a thread of its own and turns DB_POOL on (config/asgi.py):
+    # a request borrows a connection from psycopg's pool and gives it back at the end.
+    # Celery processes keep one connection each (Celery would close a pool after each task).
+    DB_POOL = env_bool("DB_POOL", default=False)
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+            DATABASE_URL,
+            conn_max_age=0 if DB_POOL else env_int("DB_CONN_MAX_AGE", 60),
+            conn_health_checks=not DB_POOL,
         )
     }
+    if DB_POOL:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 2,
+            "max_size": env_int("DB_POOL_SIZE", 20, minimum=1),
+            "timeout": 10,
+        }
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -233,19 +245,14 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://"
 # worker thread inside daphne (jobs/local_worker.py).
 LOCAL_WORKER = CELERY_BROKER_URL == "memory://"
 RUN_LOCAL_WORKER = env_bool("RUN_LOCAL_WORKER", default=False)
-CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
-if REDIS_URL.startswith("rediss://"):
-    # Celery refuses a rediss:// result backend without a certificate policy; verify
-    # certificates unless the URL says otherwise (?ssl_cert_reqs=...). An amqps:// broker
-    # URL turns on TLS in kombu by itself.
-    CELERY_REDIS_BACKEND_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
-CELERY_RESULT_EXPIRES = 24 * 3600
-# The Job row is the result. Storing Celery's results too would make every submit
-# subscribe to a Redis channel: slower (bench/throughput_bench.py), and a Redis outage
-# would turn job submits into errors (tests/jobs/test_faults.py).
+# No result backend: the Job row is the result. Celery's results would make every submit
+# subscribe to a Redis channel (slower, bench/throughput_bench.py), a Redis outage would
+# turn job submits into errors (tests/jobs/test_faults.py), and even unused, a Redis
+# backend is built anew in every thread that publishes (each daphne request: 7 % of its
+# CPU in the throughput bench).
+CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
-CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ENABLE_UTC = True
@@ -256,8 +263,18 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_WORKER_SEND_TASK_EVENTS = True  # Flower and the System page see workers and tasks
-CELERY_TASK_SEND_SENT_EVENT = True
+# Celery's Django fixup closes every database connection before and after each task unless
+# this is set, whatever CONN_MAX_AGE says: a new PostgreSQL backend for every job (half the
+# database's CPU in bench/throughput_bench.py). jobs/execution.py runs close_old_connections()
+# before each job, which enforces CONN_MAX_AGE and drops a broken connection; this forced
+# close is only a backstop.
+CELERY_DB_REUSE_MAX = 1000
+# Task events are off until something watches them: Flower turns them on in every worker
+# while it runs (its enable_events option), and the System page asks workers directly.
+# Each event is a confirmed publish from the worker's main process (3 per job), and the
+# "sent" event one more from the web process per submit.
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_TASK_SEND_SENT_EVENT = False
 # Both limits stay below RabbitMQ's 30-minute consumer_timeout, which would otherwise
 # close the channel and requeue a long job mid-run.
 JOB_SOFT_TIME_LIMIT = env_int("JOB_SOFT_TIME_LIMIT", 25 * 60, minimum=1)

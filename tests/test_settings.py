@@ -192,12 +192,16 @@ def test_hosts_origins_cookies_and_hsts_come_from_the_environment():
 
 
 def test_tls_urls_for_rabbitmq_and_redis_are_accepted():
-    # Builds the broker connection and the result backend without connecting (2 is
-    # ssl.CERT_REQUIRED: certificates are verified).
+    # Builds the broker connection and the channel layer's Redis pool without connecting
+    # (an SSL connection whose certificate policy, unless the URL names one, is "required").
     code = (
-        "from config.celery import app; "
+        "from config.celery import app; from django.conf import settings; "
+        "from channels_redis.utils import create_pool; "
         "broker = app.connection_for_write(); broker.transport; "
-        "print(broker.transport_cls, broker.ssl, app.backend.connparams['ssl_cert_reqs'] == 2)"
+        "host = settings.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]; "
+        "pool = create_pool({'address': host}); "
+        "print(broker.transport_cls, broker.ssl, pool.connection_class.__name__, "
+        "pool.connection_kwargs.get('ssl_cert_reqs') in (None, 'required'))"
     )
     result = run_django(
         code,
@@ -206,4 +210,27 @@ def test_tls_urls_for_rabbitmq_and_redis_are_accepted():
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["amqps", "True", "True"]
+    assert result.stdout.split() == ["amqps", "True", "SSLConnection", "True"]
+
+
+def test_daphne_borrows_database_connections_from_a_pool_and_workers_keep_their_own():
+    # config.asgi (daphne) turns the pool on before Django reads its settings.
+    code = (
+        "import config.asgi; from django.conf import settings; db = settings.DATABASES['default']; "
+        "print(db['CONN_MAX_AGE'], db['OPTIONS']['pool']['max_size'])"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DB_"))}
+    env |= {"DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": "postgres://u@db.example.org/x"}
+    daphne = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    worker = run_django(
+        "from django.conf import settings; db = settings.DATABASES['default']; "
+        "print(db['CONN_MAX_AGE'], 'pool' in db.get('OPTIONS', {}))",
+        DATABASE_URL="postgres://u@db.example.org/x",
+    )
+
+    assert daphne.returncode == 0, daphne.stderr
+    assert daphne.stdout.split() == ["0", "20"]
+    assert worker.returncode == 0, worker.stderr
+    assert worker.stdout.split() == ["60", "False"]

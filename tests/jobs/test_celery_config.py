@@ -17,6 +17,14 @@ def test_reliability_settings_are_in_effect():
     assert conf.accept_content == ["json"]
     assert conf.timezone == "Asia/Manila"
     assert conf.task_ignore_result is True  # submits must not need Redis
+    assert conf.result_backend is None  # the Job row is the result
+
+
+def test_workers_keep_their_database_connection_between_tasks():
+    # Celery's Django fixup closes every connection around each task unless this is set.
+    from celery.fixups.django import DjangoWorkerFixup
+
+    assert DjangoWorkerFixup(app).db_reuse_max >= 100
 
 
 def test_time_limits_stay_below_rabbitmq_consumer_timeout():
