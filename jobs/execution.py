@@ -21,7 +21,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from explorer.models import Award
@@ -80,11 +80,11 @@ def execute(job_id: str, *, redelivered: bool, worker: str) -> str:
     job = claim(job_id, redelivered=redelivered, worker=worker)
     if job is None:
         return "skipped"
-    progress.publish_queue(job.queue, coalesce=True)
     reporter = Reporter(job)
+    reporter.started()
+    progress.publish_queue(job.queue, coalesce=True)
     run = Run(job=job, reporter=reporter)
     try:
-        reporter.update(0, message="Starting", force=True)
         outcome = KINDS[job.kind].run(run)
     except JobLost:
         logger.warning("job %s was taken over by another attempt", job.id)
@@ -112,36 +112,47 @@ def execute(job_id: str, *, redelivered: bool, worker: str) -> str:
 
 
 def claim(job_id: str, *, redelivered: bool, worker: str) -> Job | None:
-    """Move the job to running for this attempt, or None if this delivery must not run it."""
-    now = timezone.now()
-    fields = {
-        "state": State.RUNNING,
-        "heartbeat_at": now,
-        "worker": worker[:200],
-        "attempts": F("attempts") + 1,
-    }
-    if Job.objects.filter(pk=job_id, state=State.QUEUED).update(started_at=now, **fields):
-        return _started(job_id, now, worker, "started")
-    job = Job.objects.filter(pk=job_id).first()
-    if job is None or job.state != State.RUNNING or not redelivered:
-        return None  # finished, cancelled, or a duplicate message while it runs elsewhere
-    if job.attempts >= settings.JOB_MAX_ATTEMPTS:
-        _fail_lost(job)
-        return None
-    # The broker redelivered it because the worker running it died: take it over.
-    if Job.objects.filter(pk=job_id, state=State.RUNNING, attempts=job.attempts).update(**fields):
-        return _started(job_id, now, worker, "restarted after the worker was lost")
-    return None
+    """Move the job to running for this attempt, or None if this delivery must not run it.
 
-
-def _started(job_id: str, now: Any, worker: str, event: str) -> Job:
-    job = Job.objects.get(pk=job_id)
-    job.history = [
-        *job.history,
-        {"at": now.isoformat(), "event": event, "attempt": job.attempts, "worker": worker},
-    ]
-    Job.objects.filter(pk=job_id, attempts=job.attempts).update(history=job.history)
-    return job
+    One read, then one compare-and-set on what was read (state, attempt and sequence
+    number), which also records the start in the history and shows "Starting". A write
+    between the two (a queue push bumps the sequence number) makes it read again.
+    """
+    while True:
+        job = Job.objects.filter(pk=job_id).first()
+        if job is None:
+            return None
+        if job.state == State.QUEUED:
+            event = "started"
+        elif job.state == State.RUNNING and redelivered:
+            # The broker redelivered it because the worker running it died: take it over.
+            if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+                _fail_lost(job)
+                return None
+            event = "restarted after the worker was lost"
+        else:
+            return None  # finished, cancelled, or a duplicate message while it runs elsewhere
+        now = timezone.now()
+        changes = {
+            "state": State.RUNNING,
+            "heartbeat_at": now,
+            "worker": worker[:200],
+            "attempts": job.attempts + 1,
+            "progress_done": 0,
+            "progress_message": "Starting",
+            "progress_seq": job.progress_seq + 1,
+            "history": [
+                *job.history,
+                {"at": now.isoformat(), "event": event, "attempt": job.attempts + 1, "worker": worker},
+            ],
+        }
+        if job.state == State.QUEUED:
+            changes["started_at"] = now
+        read = {"state": job.state, "attempts": job.attempts, "progress_seq": job.progress_seq}
+        if Job.objects.filter(pk=job_id, **read).update(**changes):
+            for name, value in changes.items():
+                setattr(job, name, value)
+            return job
 
 
 def _fail_lost(job: Job) -> None:
@@ -185,20 +196,30 @@ def _finish(
 ) -> bool:
     now = timezone.now()
     entry = {"at": now.isoformat(), "event": state.value, "attempt": job.attempts}
-    changed = Job.objects.filter(pk=job.pk, state=State.RUNNING, attempts=job.attempts).update(
-        state=state,
-        finished_at=now,
-        heartbeat_at=now,
-        progress_message=message or error[:200],
-        error=error,
-        traceback=trace,
-        history=[*job.history, entry],
-        progress_seq=F("progress_seq") + 1,
+    changes = {
+        "state": state,
+        "finished_at": now,
+        "heartbeat_at": now,
+        "progress_message": message or error[:200],
+        "error": error,
+        "traceback": trace,
+        "history": [*job.history, entry],
         **updates,
-    )
-    if not changed:
-        return False
-    job.refresh_from_db()
+    }
+    attempt = Job.objects.filter(pk=job.pk, state=State.RUNNING, attempts=job.attempts)
+    # A compare-and-set on the sequence number too, so the fragment below carries the
+    # number written without reading the row back; a push from elsewhere (a cancel
+    # request) in between makes it read the number again.
+    while not attempt.filter(progress_seq=job.progress_seq).update(
+        progress_seq=job.progress_seq + 1, **changes
+    ):
+        seq = attempt.values_list("progress_seq", flat=True).first()
+        if seq is None:
+            return False
+        job.progress_seq = seq
+    for name, value in changes.items():
+        setattr(job, name, value)
+    job.progress_seq += 1
     progress.publish(job)
     # No queue push here: positions behind a finished job do not change, and the next
     # job's start (which follows at once while any wait) pushes them with fresh ETAs.

@@ -213,6 +213,12 @@ class Reporter:
         self.attempt = job.attempts
         self._last = 0.0
 
+    def started(self) -> None:
+        """Push the running state that the claim wrote ("Starting")."""
+        self._last = time.monotonic()
+        publish(self.job)
+        self._pause_for_tests()
+
     def update(
         self,
         done: int | None = None,
@@ -257,6 +263,9 @@ class Reporter:
             raise JobLost
         job.progress_seq = row[0]
         publish(job)
+        self._pause_for_tests()
+
+    def _pause_for_tests(self) -> None:
         if settings.JOB_TEST_SLOWDOWN_MS:
             time.sleep(settings.JOB_TEST_SLOWDOWN_MS / 1000)  # tests only: each state stays visible
 

@@ -23,8 +23,7 @@ def position_and_eta(job: Job, *, position: int | None = None, typical: float | 
     """Pass `position` and `typical` when they are known (a whole queue being pushed)."""
     if job.state == State.QUEUED:
         if position is None:
-            ahead = Job.objects.filter(queue=job.queue, state=State.QUEUED, created_at__lt=job.created_at)
-            position = ahead.count() + 1
+            position = _counted_position(job)
         if typical is None:
             typical = typical_run_seconds(job.kind)
         eta = None if typical is None else round(position * typical)
@@ -32,6 +31,18 @@ def position_and_eta(job: Job, *, position: int | None = None, typical: float | 
     if job.state == State.RUNNING:
         return {"queue_position": None, "eta_seconds": _remaining_seconds(job)}
     return {"queue_position": None, "eta_seconds": None}
+
+
+def _counted_position(job: Job) -> int:
+    """Jobs ahead of it, plus one. A submit shows the new job twice (the pushed fragment and
+    the API's answer): the count is kept on the instance until its sequence number moves."""
+    known = getattr(job, "_counted_position", None)
+    if known is not None and known[0] == job.progress_seq:
+        return known[1]
+    ahead = Job.objects.filter(queue=job.queue, state=State.QUEUED, created_at__lt=job.created_at)
+    position = ahead.count() + 1
+    job._counted_position = (job.progress_seq, position)  # type: ignore[attr-defined]
+    return position
 
 
 # Per process, a kind's typical run time is reused for this long: ETAs are estimates, and
