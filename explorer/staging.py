@@ -13,11 +13,12 @@ import struct
 import subprocess
 import sys
 import traceback
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from uuid6 import uuid7
 
 from explorer import philgeps
 
@@ -115,6 +116,9 @@ STAGES = (
 )
 
 
+# Public ids of imported rows are time-ordered UUIDs (RFC 9562 version 7): new rows land at
+# the right edge of their unique index instead of on a random page of it, which kept
+# evicting index pages from PostgreSQL's cache as the tables grew (bench/import_bench.py).
 class Stager:
     """Turns clean rows into stage rows: one per distinct agency, supplier, notice, award, item.
 
@@ -153,7 +157,7 @@ class Stager:
                     _cut(row, "org_branch", 100),
                     _cut(row, "org_type", 150),
                     _cut(row, "org_type_group", 150),
-                    uuid.uuid4().hex,
+                    uuid7().hex,
                 )
             if supplier and self._new_name("import_stage_supplier", supplier):
                 suppliers[supplier] = (
@@ -164,7 +168,7 @@ class Stager:
                     _cut(row, "supplier_city", 100),
                     _cut(row, "supplier_size", 50),
                     _cut(row, "supplier_joint_venture", 255),
-                    uuid.uuid4().hex,
+                    uuid7().hex,
                 )
             if category and self._new_name("import_stage_category", category):
                 categories[category] = (category,)
@@ -202,7 +206,7 @@ class Stager:
                 search_parts = (title, row.get("notice_title", ""), org, supplier or "")
                 awards[award] = (
                     award,
-                    uuid.uuid4().hex,
+                    uuid7().hex,
                     _cut(row, "award_number", 32),
                     title,
                     row.get("amount"),
