@@ -75,13 +75,14 @@ def submit_job(*, user: AbstractBaseUser, kind: str, params: object) -> tuple[Jo
     spec = KINDS[kind]
     try:
         with transaction.atomic():
-            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+            list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
             # A few rows at most (the cap): one read finds the twin and counts them.
-            pending = list(Job.objects.filter(owner=user, state__in=PENDING_STATES))
-            for existing in pending:
-                if existing.kind == kind and existing.params_hash == digest:
-                    return existing, False
-            if len(pending) >= settings.JOB_ACTIVE_CAP:
+            pending = Job.objects.filter(owner=user, state__in=PENDING_STATES)
+            keys = list(pending.values_list("pk", "kind", "params_hash"))
+            for pk, pending_kind, pending_hash in keys:
+                if (pending_kind, pending_hash) == (kind, digest):
+                    return Job.objects.get(pk=pk), False
+            if len(keys) >= settings.JOB_ACTIVE_CAP:
                 raise TooManyJobs(settings.JOB_ACTIVE_CAP)
             job = Job.objects.create(
                 owner=user,
