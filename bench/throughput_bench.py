@@ -82,6 +82,7 @@ def main() -> None:
         threading.Thread(target=user_loop, args=(token, cookie, webs[i % len(webs)][1]))
         for i, (token, cookie) in enumerate(zip(tokens, cookies, strict=True))
     ]
+    sessions_before = _sessions()
     try:
         started = time.perf_counter()
         for thread in threads:
@@ -93,6 +94,7 @@ def main() -> None:
         stop(worker)
         for daphne, _ in webs:
             stop(daphne)
+    sessions = _sessions() - sessions_before
     done = Job.objects.filter(owner__in=users, state=State.SUCCEEDED).count()
     record(
         f"Small-job throughput through the whole path (2 worker processes, {args.web} daphne)",
@@ -106,8 +108,19 @@ def main() -> None:
             else "no job finished",
             f"succeeded in the database: {done:,} of {args.users * args.jobs:,}; errors: {len(errors)}"
             + (f" (first: {errors[0]})" if errors else ""),
+            f"PostgreSQL sessions opened during the run: {sessions:,} "
+            f"({sessions / max(done, 1):.2f} a job; each is a new server process)",
         ],
     )
+
+
+def _sessions() -> int:
+    """Connections PostgreSQL has accepted on this database so far (pg_stat_database)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
 
 
 if __name__ == "__main__":
