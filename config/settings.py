@@ -263,10 +263,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Celery's Django fixup closes every database connection before and after each task unless
-# this is set, whatever CONN_MAX_AGE says: a new PostgreSQL backend for every job (half the
-# database's CPU in bench/throughput_bench.py). jobs/execution.py runs close_old_connections()
-# before each job, which enforces CONN_MAX_AGE and drops a broken connection; this forced
-# close is only a backstop.
+# this is set, whatever CONN_MAX_AGE says: a new PostgreSQL server process for every job
+# (bench/throughput_bench.py: sessions a job 1.0 -> 0.06). jobs/execution.py runs
+# close_old_connections() before each job, which enforces CONN_MAX_AGE and drops a broken
+# connection; the forced close every 1000 tasks is only a backstop.
 CELERY_DB_REUSE_MAX = 1000
 # Task events are off until something watches them: Flower turns them on in every worker
 # while it runs (its enable_events option), and the System page asks workers directly.
