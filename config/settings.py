@@ -331,6 +331,12 @@ JOB_TEST_SLOWDOWN_MS = env_int("JOB_TEST_SLOWDOWN_MS", 0)
 if PRODUCTION and JOB_TEST_SLOWDOWN_MS:
     raise ImproperlyConfigured("JOB_TEST_SLOWDOWN_MS is for tests; unset it in production")
 
+# --- Open Contracting (OCDS) -----------------------------------------------------------
+
+# The ocid prefix registered with the Open Contracting Partnership (explorer/ocds.py).
+# `ocds-xxxxxx` is the standard's placeholder, fine for development only.
+OCDS_OCID_PREFIX = env_str("OCDS_OCID_PREFIX", "ocds-xxxxxx")
+
 # --- Channels ------------------------------------------------------------------------
 
 if REDIS_URL:
