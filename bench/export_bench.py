@@ -40,7 +40,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
 
     from explorer.models import Award
-    from jobs import exporters
+    from jobs.kinds.export import rows as exporters
 
     awards = Award.objects.count()
     user, _ = get_user_model().objects.get_or_create(username="bench-export")
@@ -53,7 +53,7 @@ def main() -> None:
         xlsx_s, xlsx_rate, xlsx_child, xlsx_tree = run_export(user, "xlsx", proc)
     finally:
         stop(worker)
-    rows = list(exporters._rows(Award.objects.order_by("-award_date", "-id")))
+    rows = list(exporters.rows(Award.objects.order_by("-award_date", "-id")))
     bare_rate = bare_openpyxl_rows_per_second(rows, exporters.HEADERS)
     mb = 1024 * 1024
     record(

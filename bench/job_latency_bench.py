@@ -39,7 +39,7 @@ def main() -> None:
     setup_django()
     from websockets.sync.client import connect
 
-    from jobs import progress, services
+    from jobs import lifecycle, services
     from jobs.models import Job, State
 
     user = bench_users("bench-latency", 1)[0]
@@ -77,7 +77,7 @@ def main() -> None:
         push = []
         for _ in range(args.pushes):
             started = time.perf_counter()
-            progress.bump_and_publish([probe])
+            lifecycle.announce_queue(probe.queue)  # one re-render of the waiting job
             push.append(wait_for(str(probe.id), State.QUEUED) - started)
         Job.objects.filter(pk=probe.pk).delete()
         ws.close()

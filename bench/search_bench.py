@@ -75,7 +75,7 @@ def main() -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from explorer import aggregates, search
+    from explorer import aggregates, facets, search
     from explorer.models import Award
 
     if connection.vendor != "postgresql":
@@ -103,11 +103,11 @@ def main() -> None:
         def run() -> Any:
             form = search.SearchForm(params)
             assert form.is_valid(), form.errors
-            awards = search.awards_matching(form.cleaned_data)
+            awards = form.search.awards()
             totals = aggregates.capped_totals(awards)
             rows, cursor = search.keyset_page(
                 awards.select_related("organization", "supplier"),
-                cleaned=form.cleaned_data,
+                search=form.search,
                 after=after,
                 small=_small(totals),
             )
@@ -140,9 +140,9 @@ def main() -> None:
 
     facet_form = search.SearchForm(FACET_QUERY)
     assert facet_form.is_valid()
-    facet_awards = search.awards_matching(facet_form.cleaned_data)
-    facet_ms, facets = timed(lambda: aggregates.facets(facet_awards, active={}), args.repeat)
-    facet_state = ", ".join(f"{f.name}: {_facet_state(f)}" for f in facets)
+    facet_awards = facet_form.search.awards()
+    facet_ms, counted = timed(lambda: facets.count(facet_form.search, facet_awards), args.repeat)
+    facet_state = ", ".join(f"{f.facet.name}: {_facet_state(f)}" for f in counted)
     # The exact count of a large result, which the page fetches after showing "more than".
     exact_ms, full = timed(lambda: aggregates.totals(facet_awards), args.repeat)
     full_state = "timed out" if full.timed_out else f"{full.value['count']:,} awards"

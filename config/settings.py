@@ -325,11 +325,6 @@ SCAN_BLOCK_SECONDS = env_int("SCAN_BLOCK_SECONDS", 60, minimum=1)
 REPORT_THRESHOLDS = sorted(
     int(value) for value in env_list("REPORT_THRESHOLDS", "1000000,50000000,100000000") if value.isdigit()
 )
-# Tests only: a pause after each progress write, so browser tests can watch a small job
-# run and cancel it mid-way without huge data sets or sleeps of their own.
-JOB_TEST_SLOWDOWN_MS = env_int("JOB_TEST_SLOWDOWN_MS", 0)
-if PRODUCTION and JOB_TEST_SLOWDOWN_MS:
-    raise ImproperlyConfigured("JOB_TEST_SLOWDOWN_MS is for tests; unset it in production")
 
 # --- Open Contracting (OCDS) -----------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Bounded aggregates for the pages: result totals, facets, entity summaries.
+"""Bounded aggregates for the pages: result totals and entity summaries (facets:
+explorer/facets.py).
 
 Every query runs under a statement timeout (FACET_TIMEOUT_MS) on PostgreSQL and fetches
 `limit + 1` rows to know it was truncated; a slow one comes back as timed out, and the
@@ -7,9 +8,8 @@ page says so instead of failing (datasette's facets work the same way).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -18,10 +18,9 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import ExtractYear
 
-from explorer.models import Area, Award, BusinessCategory
+from explorer.models import Award
 
 T = TypeVar("T")
-FACET_LIMIT = 8
 # The search page counts a result exactly up to this many awards and says "more than" past
 # it: counting 400,000 matches of a common word takes most of a second, counting 5,001 a
 # few milliseconds. The full count is fetched separately (totals(), deferred by the page).
@@ -32,17 +31,6 @@ COUNT_CAP = 5_000
 class Bounded:
     value: Any = None
     timed_out: bool = False
-
-
-@dataclass
-class Facet:
-    name: str  # the filter it sets
-    label: str
-    values: list[tuple[Any, int]] = field(default_factory=list)
-    truncated: bool = False
-    timed_out: bool = False
-    # Counted over COUNT_CAP of the matches only, because the result is larger.
-    approximate: bool = False
 
 
 def bounded(query: Callable[[], T], *, timeout_ms: int | None = None) -> Bounded:
@@ -88,64 +76,6 @@ def capped_totals(awards: QuerySet[Award], *, cap: int | None = None) -> Bounded
         return {"count": value["count"], "amount": value["amount"] if exact else None, "exact": exact}
 
     return bounded(run)
-
-
-FACETS = (
-    ("category", "Business category"),
-    ("area", "Area of delivery"),
-    ("mode", "Procurement mode"),
-    ("year", "Award year"),
-)
-
-
-def facets(awards: QuerySet[Award], *, active: dict[str, str]) -> list[Facet]:
-    """The top values of each facet in `awards`, counted over at most COUNT_CAP awards.
-
-    One query reads the facet columns of up to COUNT_CAP + 1 matching awards and Python
-    counts them: four GROUP BYs over the 400,000 matches of a common word took over a
-    second each on 1M awards. A larger result is counted over the first COUNT_CAP matches
-    the cheapest plan meets (in practice table order, which is import order) and each facet
-    says `approximate`.
-    """
-    rows = bounded(
-        lambda: list(
-            awards.order_by().values_list("category_id", "area_id", "procurement_mode", "award_date")[
-                : COUNT_CAP + 1
-            ]
-        )
-    )
-    approximate = not rows.timed_out and len(rows.value) > COUNT_CAP
-    counters: dict[str, Counter[Any]] = {name: Counter() for name, _ in FACETS}
-    for category_id, area_id, mode, day in (rows.value or [])[:COUNT_CAP]:
-        counters["category"][category_id] += 1
-        counters["area"][area_id] += 1
-        counters["mode"][mode] += 1
-        counters["year"][day.year if day else None] += 1
-    names = {
-        "category": dict(
-            BusinessCategory.objects.filter(id__in=list(counters["category"])).values_list("id", "name")
-        ),
-        "area": dict(Area.objects.filter(id__in=list(counters["area"])).values_list("id", "name")),
-    }
-    result = []
-    for name, label in FACETS:
-        facet = Facet(name=name, label=label)
-        if name in active:
-            facet.values = [(active[name], 0)]
-        elif rows.timed_out:
-            facet.timed_out = True
-        else:
-            counted = Counter()
-            for key, n in counters[name].items():
-                value = names[name].get(key) if name in names else key
-                if value not in (None, ""):
-                    counted[value] += n
-            ordered = sorted(counted.items(), key=lambda item: (-item[1], item[0]))
-            facet.values = ordered[:FACET_LIMIT]
-            facet.truncated = len(ordered) > FACET_LIMIT
-            facet.approximate = approximate
-        result.append(facet)
-    return result
 
 
 @dataclass

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from explorer import philgeps, staging
+from explorer.frames import ChildProcess
 from explorer.models import ImportRun
 
 logger = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class _SubprocessReader:
     child parses the next batch while PostgreSQL inserts this one, each on its own core."""
 
     def __init__(self, path: Path) -> None:
-        self.child = staging.ChildProcess("explorer.staging", str(path))
+        self.child = ChildProcess("explorer.staging", str(path))
         self.frames = self.child.frames()
 
     def open(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Func
@@ -238,12 +239,30 @@ class ImportRun(models.Model):
         return f"{self.source_name} ({self.status})"
 
 
-class ResultSetMember(models.Model):
-    """One award in a saved result set (the matches of a scan job; set_id is the job's id).
+class ResultSet(models.Model):
+    """A saved set of awards (the matches of a finished scan job; its id is the job's id)
+    that its owner can search with `?set=<id>` (explorer/search.py checks the owner). It
+    is deleted, with its members, when its job expires."""
 
-    The search page shows a set with `?set=<id>`; jobs/services.py checks that the set
-    belongs to the user, and the set is deleted when its job expires.
-    """
+    id = models.UUIDField(primary_key=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    size = models.PositiveIntegerField(default=0)
+    description = models.CharField(max_length=300, help_text="What the set holds, for the search page.")
+
+    def __str__(self) -> str:
+        return f"Result set {self.id}"
+
+    @classmethod
+    def owned_by(cls, user: object, set_id: object) -> bool:
+        if user is None or not getattr(user, "is_authenticated", False):
+            return False
+        return cls.objects.filter(pk=set_id, owner=user).exists()
+
+
+class ResultSetMember(models.Model):
+    """One award of a result set (set_id is the ResultSet's id; the scan writes members
+    while it runs and the ResultSet row only when it succeeds)."""
 
     set_id = models.UUIDField()
     award = models.ForeignKey(Award, on_delete=models.CASCADE, related_name="+")

@@ -1,42 +1,40 @@
 """Award search: the filters shared by the search page, exports, reports and scans.
 
-The query-string names are a fixed interface (DESIGN.md): `q`, `organization`, `supplier`,
-`category`, `area`, `mode`, `date_from`, `date_to`, `amount_min`, `amount_max`, `status`,
-`sort`. `SearchForm` validates them (field errors for the page and the API) and
-`awards_matching()` turns the cleaned values into a queryset.
+Each filter is one row of FILTERS: its query-string name (a fixed interface, DESIGN.md),
+its form field, and the condition it puts on awards. `SearchForm` is built from that
+table and validates a query string or a job's saved filters; its `search` is the one
+parsed value that the page, the keyset pager, the facets and the job buttons all read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import BooleanField, DateField, DecimalField, F, Func, Q, QuerySet, Value
+from django.db.models import BooleanField, DateField, DecimalField, F, Func, Model, Q, QuerySet, Value
+from django.urls import reverse
 
 from explorer import aggregates
-from explorer.models import Area, Award, BusinessCategory, Organization, ResultSetMember, Supplier
+from explorer.models import (
+    Area,
+    Award,
+    BusinessCategory,
+    Organization,
+    ResultSet,
+    ResultSetMember,
+    Supplier,
+)
 from explorer.suggest import SuggestInput
 
-FILTER_NAMES = (
-    "q",
-    "organization",
-    "supplier",
-    "category",
-    "area",
-    "mode",
-    "date_from",
-    "date_to",
-    "amount_min",
-    "amount_max",
-    "status",
-    "sort",
-    "set",
-)
 # (field, descending). Nulls sort first when descending and last when ascending: that is
 # PostgreSQL's default, so the (award_date, id) and (amount, id) indexes serve the
 # order (and keyset pages) in both directions; SQLite is told the same explicitly.
@@ -56,55 +54,153 @@ RELEVANCE_CANDIDATES = 2_000
 # How long a page of a large result may walk its sort index before it is sorted instead.
 WALK_TIMEOUT_MS = 150
 MAX_AMOUNT = Decimal("1e16")
+RESULT_SET_GONE = "This result set is not one of your finished scans, or it has expired."
 
 
-class SearchForm(forms.Form):
-    q = forms.CharField(
-        label="Keywords",
-        required=False,
-        max_length=300,
-        help_text='Words, "exact phrases", -excluded, or',
-    )
-    organization = forms.CharField(
-        label="Procuring entity", required=False, max_length=255, widget=SuggestInput("organization")
-    )
-    supplier = forms.CharField(required=False, max_length=255, widget=SuggestInput("supplier"))
-    category = forms.CharField(label="Business category", required=False, max_length=255)
-    area = forms.CharField(label="Area of delivery", required=False, max_length=255)
-    mode = forms.CharField(label="Procurement mode", required=False, max_length=150)
-    status = forms.CharField(label="Award status", required=False, max_length=50)
-    date_from = forms.DateField(label="Awarded from", required=False)
-    date_to = forms.DateField(label="Awarded to", required=False)
-    amount_min = forms.DecimalField(
-        label="Amount from (PHP)", required=False, min_value=0, max_value=MAX_AMOUNT, decimal_places=2
-    )
-    amount_max = forms.DecimalField(
-        label="Amount to (PHP)", required=False, min_value=0, max_value=MAX_AMOUNT, decimal_places=2
-    )
-    sort = forms.ChoiceField(
-        required=False,
-        choices=[
-            ("", "Best match / newest"),
-            ("-date", "Newest first"),
-            ("date", "Oldest first"),
-            ("-amount", "Largest amount first"),
-            ("amount", "Smallest amount first"),
-            ("relevance", "Relevance"),
-        ],
+@dataclass(frozen=True)
+class Filter:
+    """One search filter: its query-string name, its form field and its condition.
+
+    `condition` turns the cleaned value into a Q on awards; None for `sort`, which orders
+    rather than selects.
+    """
+
+    name: str
+    field: forms.Field
+    condition: Callable[[Any], Q] | None
+
+
+def _keywords(query: str) -> Q:
+    if connection.vendor == "postgresql":
+        return Q(search_vector=SearchQuery(query, search_type="websearch", config="english"))
+    # SQLite (local mode) has no full-text index: every word must appear.
+    condition = Q()
+    for word in query.split():
+        word = word.strip('"')
+        if word.startswith("-") and len(word) > 1:
+            condition &= ~Q(search_text__icontains=word[1:])
+        elif word and word.lower() != "or":
+            condition &= Q(search_text__icontains=word)
+    return condition
+
+
+def _named(model: type[Model], column: str) -> Callable[[str], Q]:
+    # Names are resolved to ids first: with `organization_id = 42` the planner reads that
+    # agency's own row count from the column statistics (one agency holds 17 % of the demo
+    # awards, most hold a handful), where a join on the name is costed as an average agency.
+    # An unknown name becomes id 0, which no row has: an empty result, as the join gave.
+    def condition(name: str) -> Q:
+        pk = model.objects.filter(name=name).values_list("id", flat=True).first()  # type: ignore[attr-defined]
+        return Q(**{column: pk or 0})
+
+    return condition
+
+
+def _amount(label: str) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label, required=False, min_value=0, max_value=MAX_AMOUNT, decimal_places=2
     )
 
-    set = forms.UUIDField(
-        label="Result set",
-        required=False,
-        widget=forms.HiddenInput,
-        help_text="The matches of a scan job; its owner is checked by the page and on submit.",
-    )
+
+SORT_CHOICES = [
+    ("", "Best match / newest"),
+    ("-date", "Newest first"),
+    ("date", "Oldest first"),
+    ("-amount", "Largest amount first"),
+    ("amount", "Smallest amount first"),
+    ("relevance", "Relevance"),
+]
+
+FILTERS: tuple[Filter, ...] = (
+    Filter(
+        "q",
+        forms.CharField(
+            label="Keywords",
+            required=False,
+            max_length=300,
+            help_text='Words, "exact phrases", -excluded, or',
+        ),
+        _keywords,
+    ),
+    Filter(
+        "organization",
+        forms.CharField(
+            label="Procuring entity", required=False, max_length=255, widget=SuggestInput("organization")
+        ),
+        _named(Organization, "organization_id"),
+    ),
+    Filter(
+        "supplier",
+        forms.CharField(required=False, max_length=255, widget=SuggestInput("supplier")),
+        _named(Supplier, "supplier_id"),
+    ),
+    Filter(
+        "category",
+        forms.CharField(label="Business category", required=False, max_length=255),
+        _named(BusinessCategory, "category_id"),
+    ),
+    Filter(
+        "area",
+        forms.CharField(label="Area of delivery", required=False, max_length=255),
+        _named(Area, "area_id"),
+    ),
+    Filter(
+        "mode",
+        forms.CharField(label="Procurement mode", required=False, max_length=150),
+        lambda mode: Q(procurement_mode=mode),
+    ),
+    Filter(
+        "date_from",
+        forms.DateField(label="Awarded from", required=False),
+        lambda day: Q(award_date__gte=day),
+    ),
+    Filter(
+        "date_to", forms.DateField(label="Awarded to", required=False), lambda day: Q(award_date__lte=day)
+    ),
+    Filter("amount_min", _amount("Amount from (PHP)"), lambda amount: Q(amount__gte=amount)),
+    Filter("amount_max", _amount("Amount to (PHP)"), lambda amount: Q(amount__lte=amount)),
+    Filter(
+        "status",
+        forms.CharField(label="Award status", required=False, max_length=50),
+        lambda status: Q(status=status),
+    ),
+    Filter("sort", forms.ChoiceField(required=False, choices=SORT_CHOICES), None),
+    Filter(
+        "set",
+        forms.UUIDField(
+            label="Result set",
+            required=False,
+            widget=forms.HiddenInput,
+            help_text="The matches of a scan job; only its owner may search them.",
+        ),
+        lambda set_id: Q(id__in=ResultSetMember.objects.filter(set_id=set_id).values("award_id")),
+    ),
+)
+FILTER_NAMES = tuple(f.name for f in FILTERS)
+
+
+class SearchForm(forms.BaseForm):
+    """The search filters of FILTERS, validated; `user` owns the result sets it may name."""
+
+    base_fields = {f.name: f.field for f in FILTERS}
+
+    def __init__(
+        self, data: Mapping[str, Any] | None = None, *, user: AbstractBaseUser | AnonymousUser | None = None
+    ) -> None:
+        super().__init__(data)
+        self.user = user
 
     def clean_q(self) -> str:
         value = self.cleaned_data["q"]
         if "\x00" in value:
             raise forms.ValidationError("Keywords cannot contain a NUL character.")
         return " ".join(value.split())
+
+    def clean_set(self) -> Any:
+        value = self.cleaned_data["set"]
+        if value is not None and not ResultSet.owned_by(self.user, value):
+            raise forms.ValidationError(RESULT_SET_GONE)
+        return value
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -121,6 +217,39 @@ class SearchForm(forms.Form):
             data["sort"] = ""
         return data
 
+    @cached_property
+    def search(self) -> Search:
+        """The parsed search (only for a valid form)."""
+        if not self.is_valid():
+            raise ValueError("the search filters are not valid")
+        return Search(self.cleaned_data)
+
+
+class Search:
+    """One validated search: what the page, its pages and facets, and the jobs read."""
+
+    def __init__(self, cleaned: Mapping[str, Any]) -> None:
+        self.cleaned = cleaned
+        self.filters = active_filters(cleaned)
+        self.sort = effective_sort(cleaned)
+
+    def awards(self) -> QuerySet[Award]:
+        return awards_matching(self.cleaned)
+
+    def url(self, *, after: str = "", **changes: str | None) -> str:
+        """This search's page URL (a keyset page with `after`); `changes` set filters, or
+        remove them when None."""
+        filters = {**self.filters, **changes}
+        return search_url({name: value for name, value in filters.items() if value}, after=after)
+
+
+def search_url(filters: Mapping[str, str], *, after: str = "") -> str:
+    """The search page's URL for these filters (in the fixed order of FILTER_NAMES)."""
+    query = {name: filters[name] for name in FILTER_NAMES if filters.get(name)}
+    if after:
+        query["after"] = after
+    return f"{reverse('explorer:search')}?{urlencode(query)}" if query else reverse("explorer:search")
+
 
 def active_filters(cleaned: Mapping[str, Any]) -> dict[str, str]:
     """The non-empty filters as strings, in the fixed order: for URLs and job params."""
@@ -135,53 +264,16 @@ def active_filters(cleaned: Mapping[str, Any]) -> dict[str, str]:
 
 def awards_matching(cleaned: Mapping[str, Any]) -> QuerySet[Award]:
     """Awards matching validated filters (SearchForm.cleaned_data), in the requested order."""
-    awards = Award.objects.all()
-    query = cleaned.get("q") or ""
-    if query:
-        if connection.vendor == "postgresql":
-            search = SearchQuery(query, search_type="websearch", config="english")
-            awards = awards.filter(search_vector=search)
-        else:
-            # SQLite (local mode) has no full-text index: every word must appear.
-            for word in query.split():
-                word = word.strip('"')
-                if word.startswith("-") and len(word) > 1:
-                    awards = awards.exclude(search_text__icontains=word[1:])
-                elif word and word.lower() != "or":
-                    awards = awards.filter(search_text__icontains=word)
     conditions = Q()
-    # Names are resolved to ids first: with `organization_id = 42` the planner reads that
-    # agency's own row count from the column statistics (one agency holds 17 % of the demo
-    # awards, most hold a handful), where a join on the name is costed as an average agency.
-    # An unknown name becomes id 0, which no row has: an empty result, as the join gave.
-    for name, model in (
-        ("organization", Organization),
-        ("supplier", Supplier),
-        ("category", BusinessCategory),
-        ("area", Area),
-    ):
-        if cleaned.get(name):
-            pk = model.objects.filter(name=cleaned[name]).values_list("id", flat=True).first()
-            conditions &= Q(**{f"{name}_id": pk or 0})
-    for name, column in (("mode", "procurement_mode"), ("status", "status")):
-        if cleaned.get(name):
-            conditions &= Q(**{column: cleaned[name]})
-    if cleaned.get("date_from"):
-        conditions &= Q(award_date__gte=cleaned["date_from"])
-    if cleaned.get("date_to"):
-        conditions &= Q(award_date__lte=cleaned["date_to"])
-    if cleaned.get("amount_min") is not None:
-        conditions &= Q(amount__gte=cleaned["amount_min"])
-    if cleaned.get("amount_max") is not None:
-        conditions &= Q(amount__lte=cleaned["amount_max"])
-    if cleaned.get("set"):
-        conditions &= Q(id__in=ResultSetMember.objects.filter(set_id=cleaned["set"]).values("award_id"))
-    awards = awards.filter(conditions)
-
+    for f in FILTERS:
+        value = cleaned.get(f.name)
+        if f.condition is not None and value not in (None, ""):
+            conditions &= f.condition(value)
+    awards = Award.objects.filter(conditions)
     sort = effective_sort(cleaned)
     if sort == "relevance":
-        rank = SearchRank(F("search_vector"), SearchQuery(query, search_type="websearch", config="english"))
-        return awards.annotate(rank=rank).order_by("-rank", "-id")
+        query = SearchQuery(cleaned["q"], search_type="websearch", config="english")
+        return awards.annotate(rank=SearchRank(F("search_vector"), query)).order_by("-rank", "-id")
     name, descending = SORTS[sort]
     if descending:
         return awards.order_by(F(name).desc(nulls_first=True), "-id")
@@ -202,7 +294,7 @@ class BadCursor(ValueError):
 def keyset_page(
     awards: QuerySet[Award],
     *,
-    cleaned: Mapping[str, Any],
+    search: Search,
     after: str = "",
     size: int = PAGE_SIZE,
     small: bool = False,
@@ -216,7 +308,7 @@ def keyset_page(
     index (_collect), and relevance ranks all of them instead of the newest
     RELEVANCE_CANDIDATES.
     """
-    sort = effective_sort(cleaned)
+    sort = search.sort
     if sort == "relevance":
         candidates = None
         if not small:

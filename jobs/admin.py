@@ -13,7 +13,7 @@ from jobs.models import ApiToken, Job
 class JobAdmin(admin.ModelAdmin):
     list_display = (
         "id",
-        "kind",
+        "title",
         "owner",
         "state",
         "progress",

@@ -3,7 +3,7 @@
 The xlsx writer spends ~106 µs a row in openpyxl; turning PostgreSQL's answer into Python
 values cost another 16-20 µs in the same process (bench/RESULTS.md). In this child process
 that work happens on the other core, and the writer only unpickles (~1 µs a row). It
-speaks explorer/staging.py's frame protocol (ChildProcess, serve): the parent sends
+speaks explorer/frames.py's protocol (ChildProcess, serve): the parent sends
 ("query", (sql, params, database)) on stdin, database being its connection's settings;
 this answers ("rows", [...]) frames, then ("end", None), or ("error", traceback).
 """
@@ -22,7 +22,7 @@ def main() -> int:
     django.setup()
     from django.db import connection
 
-    from explorer.staging import read_frame, serve
+    from explorer.frames import read_frame, serve
 
     _, (sql, params, database) = read_frame(sys.stdin.buffer)
     # The parent's database, not this environment's: they differ under the test runner.
@@ -31,7 +31,7 @@ def main() -> int:
 
 
 def _batches(sql: str, params: list[object]) -> Iterator[tuple[str, object]]:
-    from jobs.exporters import BATCH, reading_connection
+    from jobs.kinds.export.rows import BATCH, reading_connection
 
     with reading_connection() as reader, reader.cursor(name="export") as cursor:
         cursor.itersize = BATCH

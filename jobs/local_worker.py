@@ -35,7 +35,7 @@ def start(loop: asyncio.AbstractEventLoop) -> None:
             return
         from config.celery import app as celery_app
 
-        progress.local_loop = loop
+        progress.use_event_loop(loop)
         worker = celery_app.WorkController(
             pool_cls="solo",
             concurrency=1,

@@ -12,14 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-
-class Kind(models.TextChoices):
-    EXPORT = "export", "Export"
-    REPORT = "report", "Report"
-    SCAN = "scan", "Scan"
-    IMPORT = "import", "Import"
-    CLEANUP = "cleanup", "Cleanup"
-    PING = "ping", "Pipeline check"
+from jobs.kinds import KINDS
+from jobs.kinds.base import KindSpec
 
 
 class State(models.TextChoices):
@@ -38,7 +32,8 @@ FINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED, State.EXPIRED)
 class Job(models.Model):
     # Also the Celery task id, the socket element id and the URL id.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # A name in jobs.kinds.KINDS. No choices: a new kind needs no migration.
+    kind = models.CharField(max_length=20)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
     params = models.JSONField(default=dict)
     params_hash = models.CharField(max_length=64)
@@ -94,10 +89,24 @@ class Job(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.id} ({self.state})"
+        return f"{self.title} {self.id} ({self.state})"
 
     def get_absolute_url(self) -> str:
         return reverse("jobs:detail", args=[self.id])
+
+    @property
+    def spec(self) -> KindSpec:
+        return KINDS[self.kind]
+
+    @property
+    def title(self) -> str:
+        """What this job is, in the words every page, toast and list uses."""
+        return self.spec.title(self.params)
+
+    @property
+    def summary(self) -> object:
+        """What the kind's summary partial shows of the finished job."""
+        return self.spec.summary(self)
 
     @property
     def is_pending(self) -> bool:
@@ -117,12 +126,9 @@ class Job(models.Model):
     def file(self) -> Path | None:
         return Path(self.file_path) if self.file_path else None
 
-    def report_url(self) -> str | None:
-        return (
-            reverse("jobs:report", args=[self.id])
-            if self.kind == Kind.REPORT and self.state == State.SUCCEEDED
-            else None
-        )
+    def result_url(self) -> str | None:
+        """The page of its result (the report, the matches), computed, never stored."""
+        return self.spec.result_url(self) if self.state == State.SUCCEEDED else None
 
     def download_url(self) -> str | None:
         return reverse("jobs:download", args=[self.id]) if self.has_file else None

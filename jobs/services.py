@@ -11,16 +11,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
-from jobs import progress
-from jobs.kinds import KINDS, params_hash
-from jobs.models import PENDING_STATES, Job, Kind, State
+from config.celery import app
+from jobs import kinds, lifecycle, progress
+from jobs.kinds.base import params_hash
+from jobs.models import PENDING_STATES, Job, State
 
 logger = logging.getLogger(__name__)
 
-
-RESULT_SET_GONE = "This result set is not one of your finished scans, or it has expired."
+# The task every job runs, by name: only Celery imports jobs/tasks.py.
+RUN_JOB = "jobs.tasks.run_job"
 
 
 class InvalidParams(Exception):
@@ -41,27 +41,18 @@ def job_for_user(user: AbstractBaseUser, job_id: object) -> Job:
     return get_object_or_404(Job, pk=job_id, owner=user)
 
 
-def result_set_for_user(user: AbstractBaseUser, set_id: object) -> Job | None:
-    """The user's finished scan job whose matches are result set `set_id`, or None."""
-    return Job.objects.filter(pk=set_id, owner=user, kind=Kind.SCAN, state=State.SUCCEEDED).first()
-
-
 def validate_params(*, user: AbstractBaseUser, kind: object, params: object) -> dict[str, Any]:
     """The normalized params of a valid request, or InvalidParams with field errors."""
-    spec = KINDS.get(kind) if isinstance(kind, str) else None
-    if spec is None or (spec.staff_only and not user.is_staff):
-        allowed = sorted(k for k, s in KINDS.items() if user.is_staff or not s.staff_only)
-        raise InvalidParams({"kind": [f"Choose one of: {', '.join(allowed)}."]})
+    allowed = kinds.allowed(user)
+    spec = allowed.get(kind) if isinstance(kind, str) else None
+    if spec is None:
+        raise InvalidParams({"kind": [f"Choose one of: {', '.join(sorted(allowed))}."]})
     if not isinstance(params, Mapping):
         raise InvalidParams({"params": ["Parameters must be a JSON object."]})
-    form = spec.form(data=params)
+    form = spec.form(data=params, user=user)
     if not form.is_valid():
         raise InvalidParams({name: list(messages) for name, messages in form.errors.items()})
-    normalized = form.normalized()
-    result_set = (normalized.get("filters") or {}).get("set")
-    if result_set and not result_set_for_user(user, result_set):
-        raise InvalidParams({"filters": [f"set: {RESULT_SET_GONE}"]})
-    return normalized
+    return form.normalized()
 
 
 def submit_job(*, user: AbstractBaseUser, kind: str, params: object) -> tuple[Job, bool]:
@@ -72,7 +63,6 @@ def submit_job(*, user: AbstractBaseUser, kind: str, params: object) -> tuple[Jo
     """
     normalized = validate_params(user=user, kind=kind, params=params)
     digest = params_hash(kind, normalized)
-    spec = KINDS[kind]
     try:
         with transaction.atomic():
             list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
@@ -84,36 +74,31 @@ def submit_job(*, user: AbstractBaseUser, kind: str, params: object) -> tuple[Jo
                     return Job.objects.get(pk=pk), False
             if len(keys) >= settings.JOB_ACTIVE_CAP:
                 raise TooManyJobs(settings.JOB_ACTIVE_CAP)
-            job = Job.objects.create(
-                owner=user,
-                kind=kind,
-                params=normalized,
-                params_hash=digest,
-                queue=spec.queue,
-                history=[{"at": timezone.now().isoformat(), "event": "created"}],
+            job = lifecycle.create(
+                owner=user, kind=kind, params=normalized, params_hash=digest, queue=kinds.KINDS[kind].queue
             )
             transaction.on_commit(lambda: enqueue(job))
     except IntegrityError:
         # The other request of a concurrent pair created it first.
-        twin = _pending_twin(user, kind, digest)
+        twin = Job.objects.filter(owner=user, kind=kind, params_hash=digest, state__in=PENDING_STATES).first()
         if twin is None:
             raise
         return twin, False
     return job, True
 
 
-def _pending_twin(user: AbstractBaseUser, kind: str, digest: str) -> Job | None:
-    return Job.objects.filter(owner=user, kind=kind, params_hash=digest, state__in=PENDING_STATES).first()
+QUEUE_UNREACHABLE = (
+    "The job could not be queued: the job queue (RabbitMQ) is unreachable. Try again in a minute."
+)
 
 
 def enqueue(job: Job) -> None:
     """Publish the job's message (after commit, so the worker always finds the row)."""
-    from jobs.tasks import run_job
-
     progress.publish(job)  # before the worker can publish a later state
     try:
         # The limits travel in the message and win over the worker's own: name them here.
-        run_job.apply_async(
+        app.send_task(
+            RUN_JOB,
             args=[str(job.id)],
             task_id=str(job.id),
             queue=job.queue,
@@ -122,48 +107,21 @@ def enqueue(job: Job) -> None:
         )
     except Exception:  # the broker is unreachable and kombu has given up retrying
         logger.exception("could not queue job %s", job.id, extra={"job_id": str(job.id)})
-        _fail_unqueued(job)
-
-
-QUEUE_UNREACHABLE = (
-    "The job could not be queued: the job queue (RabbitMQ) is unreachable. Try again in a minute."
-)
-
-
-def _fail_unqueued(job: Job) -> None:
-    """A job whose message was never published would stay queued for good (and hold a
-    place under the user's cap): end it at once, in words the user can act on."""
-    now = timezone.now()
-    history = [*job.history, {"at": now.isoformat(), "event": "failed: could not be queued"}]
-    if Job.objects.filter(pk=job.pk, state=State.QUEUED).update(
-        state=State.FAILED, finished_at=now, error=QUEUE_UNREACHABLE, history=history
-    ):
-        job.refresh_from_db()  # also the caller's object: the submit answers with this state
-        progress.bump_and_publish([job])
+        # A job whose message was never published would stay queued for good (and hold a
+        # place under the user's cap): end it at once, in words the user can act on. The
+        # caller's object is updated too: the submit answers with this state.
+        lifecycle.fail(job, error=QUEUE_UNREACHABLE, event="failed: could not be queued")
 
 
 def cancel_job(*, user: AbstractBaseUser, job: Job) -> Job:
     """Cancel a pending job: a queued one at once, a running one at its next chunk."""
     if job.owner_id != user.pk and not user.is_staff:
         raise PermissionError("not your job")
-    now = timezone.now()
-    cancelled = Job.objects.filter(pk=job.pk, state=State.QUEUED).update(
-        state=State.CANCELLED, finished_at=now, progress_message="Cancelled before it started"
-    )
-    if cancelled:
-        from config.celery import app
-
+    was_queued = job.state == State.QUEUED
+    if lifecycle.cancel(job) and was_queued and job.state == State.CANCELLED:
         # Best effort: the worker would skip it anyway, because the row is no longer queued.
         app.control.revoke(str(job.id))
-        job.refresh_from_db()
-        progress.bump_and_publish([job])
-        progress.publish_queue(job.queue)
-        return job
-    if Job.objects.filter(pk=job.pk, state=State.RUNNING).update(cancel_requested=True):
-        job.refresh_from_db()
-        job.progress_message = "Cancelling…"
-        progress.bump_and_publish([job])
-    job.refresh_from_db()
+        lifecycle.announce_queue(job.queue)
     return job
 
 

@@ -18,7 +18,8 @@ from django.db.models import Count
 from django.utils import timezone
 from kombu import Connection
 
-from jobs.models import Job, Kind, State
+from jobs.kinds import KINDS
+from jobs.models import Job, State
 
 TIMEOUT_SECONDS = 1.0
 PING_SECONDS = 0.5  # workers answer a ping in milliseconds; the page waits this long
@@ -160,11 +161,9 @@ def timings(*, since: timedelta = WINDOW) -> list[Timing]:
                 for kind in waits
             }
     return [
-        Timing(
-            kind.value, int(row[0]), *(None if value is None else round(float(value), 1) for value in row[1:])
-        )
-        for kind in Kind
-        if (row := rows.get(kind.value))
+        Timing(kind, int(row[0]), *(None if value is None else round(float(value), 1) for value in row[1:]))
+        for kind in KINDS
+        if (row := rows.get(kind))
     ]
 
 

@@ -7,25 +7,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from explorer import scan
-from explorer.search import FILTER_NAMES, SearchForm, active_filters
-from jobs import downloads, imports, progress, queueing, reports, services, system
-from jobs.kinds import params_hash
-from jobs.models import PENDING_STATES, Job, JobData, Kind, State
-
-# The job buttons of the search page: (slug, label, kind, extra form fields).
-SEARCH_ACTIONS = (
-    ("export-xlsx", "Export to Excel", "export", {"format": "xlsx"}),
-    ("export-csv", "Export to CSV", "export", {"format": "csv"}),
-    ("analyse", "Analyse", "report", {}),
-)
+from explorer.search import FILTER_NAMES, SearchForm
+from jobs import downloads, panel, progress, queueing, services, system
+from jobs.kinds import imports, report
+from jobs.models import Job, JobData, State
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -71,40 +62,16 @@ def _refused(request: HtmxHttpRequest, message: str, *, status: int) -> HttpResp
     return redirect(request.META.get("HTTP_REFERER") or "explorer:search")
 
 
-def search_actions_context(request: HttpRequest) -> dict[str, object]:
-    """The search page's job buttons, each replaced by its pending job if there is one."""
-    form = SearchForm(request.GET)
-    filters = active_filters(form.cleaned_data) if form.is_valid() else {}
-    digests = {
-        slug: params_hash(kind, {**fields, "filters": filters}) for slug, _, kind, fields in SEARCH_ACTIONS
-    }
-    pending = list(  # one query for all the buttons and the scans of this search
-        Job.objects.filter(owner=request.user, state__in=PENDING_STATES).filter(
-            Q(params_hash__in=digests.values()) | Q(kind=Kind.SCAN, params__filters=filters)
-        )
-    )
-    by_digest = {(job.kind, job.params_hash): job for job in pending}
-    actions = []
-    for slug, label, kind, fields in SEARCH_ACTIONS:
-        job = by_digest.get((kind, digests[slug]))
-        action = {"slug": slug, "label": label, "kind": kind, "fields": fields, "job": job}
-        if job:
-            action |= queueing.position_and_eta(job)
-        actions.append(action)
-    return {
-        "actions": actions,
-        "filters": filters,
-        "scans": [job for job in pending if job.kind == Kind.SCAN],
-        "scan_fields": [
-            (name, label, name in scan.DEFAULT_FIELDS) for name, (label, _) in scan.FIELDS.items()
-        ],
-    }
-
-
 @login_required
 @require_GET
 def search_actions(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "jobs/_search_actions.html", search_actions_context(request))
+    """The search page's job panel alone, for the search in the query string."""
+    form = SearchForm(request.GET, user=request.user)
+    if not form.is_valid():
+        return HttpResponse("Invalid filters.", status=400)
+    return render(
+        request, "jobs/_search_actions.html", panel.for_search(user=request.user, search=form.search)
+    )
 
 
 @login_required
@@ -135,9 +102,10 @@ def job_detail(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
 def job_report(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
     job = services.job_for_user(request.user, job_id)
     data = JobData.objects.filter(job=job).values_list("payload", flat=True).first()
-    if job.kind != Kind.REPORT or job.state != State.SUCCEEDED or data is None:
+    if job.kind != report.KIND.name or job.state != State.SUCCEEDED or data is None:
         return redirect(job)  # not a report, or not ready: its job page says why
-    return render(request, "jobs/report.html", {"job": job, "report": reports.for_page(data)})
+    context = {"job": job, "report": data, "sections": report.page_sections(data)}
+    return render(request, "jobs/report.html", context)
 
 
 @login_required
@@ -187,7 +155,7 @@ def import_page(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _import_context(request: HttpRequest, form: UploadForm, **extra: object) -> dict[str, object]:
-    recent = Job.objects.filter(owner=request.user, kind=Kind.IMPORT).order_by("-created_at")[:10]
+    recent = Job.objects.filter(owner=request.user, kind=imports.KIND.name).order_by("-created_at")[:10]
     return {"form": form, "recent": recent, "max_bytes": settings.IMPORT_MAX_UPLOAD_BYTES, **extra}
 
 
@@ -202,7 +170,7 @@ def _import_upload(request: HtmxHttpRequest) -> HttpResponse:
         return _upload_refused(request, form, str(exc))
     params = {"upload": stored, "name": (upload.name or "upload")[-200:]}
     try:
-        job, _ = services.submit_job(user=request.user, kind=Kind.IMPORT, params=params)
+        job, _ = services.submit_job(user=request.user, kind=imports.KIND.name, params=params)
     except services.TooManyJobs as exc:
         imports.upload_path(stored).unlink(missing_ok=True)
         return _upload_refused(request, form, str(exc), status=429)

@@ -74,8 +74,10 @@ class Worker:
         self.name = f"{name}@{socket.gethostname()}-{os.getpid()}"
         self.log = log_dir / f"{name}.log"
         self.broker_url = (extra_env or {}).get("CELERY_BROKER_URL", settings.CELERY_BROKER_URL)
+        # A test that asks for a pause after each progress write gets the slowed worker.
+        app = "tests.slow_worker" if "TEST_PROGRESS_PAUSE_MS" in (extra_env or {}) else "config"
         command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker",
+            sys.executable, "-m", "celery", "-A", app, "worker",
             "--hostname", self.name, "--queues", "interactive,bulk", "--pool", "prefork",
             "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-mingle", "--without-gossip",
         ]  # fmt: skip

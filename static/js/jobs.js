@@ -35,7 +35,7 @@
     var text = fragment.querySelector(".job-text");
     var link = document.createElement("a");
     link.href = title ? title.getAttribute("href") : "/jobs/";
-    link.textContent = (title ? title.textContent.trim() : "Job") +
+    link.textContent = (fragment.dataset.title || "Job") +
       (fragment.dataset.state === "succeeded" ? " finished" : " failed");
     toast.appendChild(link);
     if (text) {

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from explorer import demo
 from explorer.models import Award
-from jobs.views import SEARCH_ACTIONS
+from jobs.kinds import KINDS
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.services]
@@ -47,8 +47,8 @@ def test_search_facet_award_and_organization_pages_round_trip_through_the_url(lo
     expect(summary).to_contain_text(f"{facet_count:,} awards")
     # The job buttons came back with the HTMX-swapped results, for the new filters.
     expect(page.locator("#search-actions button[data-action]")).to_have_count(
-        len(SEARCH_ACTIONS) + 1
-    )  # + scan
+        sum(len(spec.actions) + bool(spec.panel_template) for spec in KINDS.values() if not spec.staff_only)
+    )  # each kind's buttons, and the scan form's
     expect(page.locator("#search-actions input[name=category]").first).to_have_value(category)
     screenshot(page, "explorer-search")
 

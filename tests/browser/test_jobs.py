@@ -1,7 +1,7 @@
 """The job centre in a real browser (issue 5): daphne, a real celery worker, Chromium.
 
 Jobs are kept queued by starting the worker only when the test wants them to run; a
-running job is made slow enough to watch and cancel by the worker's JOB_TEST_SLOWDOWN_MS
+running job is made slow enough to watch and cancel by the worker's TEST_PROGRESS_PAUSE_MS
 (a pause after each progress write), never by sleeping here.
 """
 
@@ -22,7 +22,7 @@ from tests.conftest import shared_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.services]
 
-SLOW_WORKER = {"JOB_TEST_SLOWDOWN_MS": "1500"}
+SLOW_WORKER = {"TEST_PROGRESS_PAUSE_MS": "1500"}
 
 # A WebSocket that never opens, as behind a proxy that drops the upgrade: it fails
 # (close code 1006) like a blocked connection, and the server never sees it.
@@ -209,3 +209,27 @@ def test_staff_import_page_refuses_a_bad_file_and_imports_a_sample(login, start_
     analyst.goto("/")
     expect(analyst.get_by_role("link", name="Import", exact=True)).to_have_count(0)
     assert analyst.goto("/jobs/import/").status == 404
+
+
+def test_try_again_on_a_job_that_failed_while_the_page_was_open_starts_a_new_one(login, start_worker, alice):
+    demo.seed(awards=60, seed=24)
+    start_worker(extra_env={"EXPORT_MAX_ROWS": "10"})  # every export of this data fails
+    page = login(alice)
+    page.goto("/")
+    wait_socket_open(page)
+
+    job = job_started_by(page, "Export to CSV")
+    element = job_element(page, job)
+    # The failure arrives over the socket: a fragment rendered without the page's request.
+    expect(element).to_have_attribute("data-state", "failed", timeout=60_000)
+    expect(element).to_contain_text("an export holds at most 10")
+    refusals: list[int] = []
+    page.on("response", lambda response: response.status == 403 and refusals.append(response.status))
+
+    element.get_by_role("button", name="Try again").click()
+
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+    again = Job.objects.exclude(pk=job.pk).get()
+    assert page.url.endswith(f"/jobs/{again.id}/")
+    assert (again.kind, again.params) == (job.kind, job.params)
+    assert refusals == []

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from explorer import demo, redflags, report
+from explorer.analyses import overview
 from explorer.models import Award
 from explorer.search import SearchForm, awards_matching
 
@@ -35,7 +36,7 @@ def test_figures_equal_a_computation_in_python(seeded):
     spend: dict[str, Decimal] = defaultdict(Decimal)
     for row in seeded:
         spend[row["organization__name"]] += row["amount"] or 0
-    top = sorted(spend.items(), key=lambda item: (-item[1], item[0]))[: report.TOP]
+    top = sorted(spend.items(), key=lambda item: (-item[1], item[0]))[: overview.TOP]
     assert [name for name, *_ in data["top"]["organizations"]] == [name for name, _ in top]
 
     first = Counter(int(str(int(a))[0]) for a in amounts if a >= 10)

@@ -10,7 +10,7 @@ from django.db.models import F
 
 from explorer import aggregates, demo, search
 from explorer.models import Award
-from explorer.search import SearchForm, awards_matching, keyset_page
+from explorer.search import Search, SearchForm, awards_matching, keyset_page
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def walk(params: dict, *, small: bool, size: int = 7) -> list[int]:
     ids: list[int] = []
     after = ""
     while True:
-        rows, after = keyset_page(awards, cleaned=data, after=after, size=size, small=small)
+        rows, after = keyset_page(awards, search=Search(data), after=after, size=size, small=small)
         ids += [a.id for a in rows]
         if not after:
             return ids
@@ -59,7 +59,7 @@ def test_a_cursor_inside_the_nulls_continues_with_the_values(ties_and_nulls):
     data = cleaned(sort="-date")
     first_null = Award.objects.filter(award_date=None).order_by("-id")[0]
 
-    rows, _ = keyset_page(awards_matching(data), cleaned=data, after=f"~{first_null.id}", size=15)
+    rows, _ = keyset_page(awards_matching(data), search=Search(data), after=f"~{first_null.id}", size=15)
 
     nulls_after = list(Award.objects.filter(award_date=None, id__lt=first_null.id).order_by("-id"))
     assert rows[: len(nulls_after)] == nulls_after
@@ -101,8 +101,8 @@ def test_relevance_of_a_large_result_ranks_its_newest_matches(monkeypatch):
     )
     assert awards.count() > 12
 
-    large, _ = keyset_page(awards, cleaned=data, small=False)
-    small, _ = keyset_page(awards, cleaned=data, small=True)
+    large, _ = keyset_page(awards, search=Search(data), small=False)
+    small, _ = keyset_page(awards, search=Search(data), small=True)
 
     assert {a.id for a in large} == newest
     assert len(small) == search.PAGE_SIZE  # all matches ranked when the result is small

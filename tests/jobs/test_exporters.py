@@ -10,8 +10,9 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobs import exporters
-from jobs.exporters import neutralise
+from jobs.kinds.export import rows as exporters
+from jobs.kinds.export import to_xlsx
+from jobs.kinds.export.rows import neutralise
 
 HOSTILE = [
     '=HYPERLINK("http://evil")',
@@ -88,15 +89,16 @@ class _Reporter:
 class _Run:
     def __init__(self) -> None:
         self.reporter = _Reporter()
+        self.params = {"format": "xlsx", "filters": {"q": "=evil"}}
 
 
 def test_xlsx_splits_into_further_sheets_at_the_row_limit(monkeypatch, tmp_path):
-    monkeypatch.setattr(exporters, "EXCEL_MAX_ROWS", 4)  # 3 data rows per sheet
+    monkeypatch.setattr(to_xlsx, "EXCEL_MAX_ROWS", 4)  # 3 data rows per sheet
     rows = [[f"r{i}"] + [None] * (len(exporters.HEADERS) - 1) for i in range(7)]
-    monkeypatch.setattr(exporters, "_rows", lambda awards: iter(rows))
+    monkeypatch.setattr(to_xlsx, "rows", lambda awards: iter(rows))
     path = tmp_path / "out.xlsx"
 
-    written = exporters._write_xlsx(_Run(), None, path, filters={"q": "=evil"}, total=7)
+    written = to_xlsx.write(_Run(), None, path, 7)
 
     book = openpyxl.load_workbook(io.BytesIO(path.read_bytes()), read_only=True)
     assert written == 7

@@ -22,7 +22,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection
 
 from explorer import demo
-from jobs import execution, services, tasks
+from jobs import execution, maintenance, services
 from jobs.models import FINAL_STATES, ApiToken, Job, State
 from tests.jobs.helpers import api_submit, export_params, fragment_attrs, messages_until, open_socket
 from tests.services import Daphne, database_url, service_env, wait_for
@@ -92,7 +92,7 @@ def test_rabbitmq_restart_with_50_jobs_queued_and_running_loses_and_repeats_noth
 ):
     demo.seed(awards=3000, seed=21)
     root = tmp_path / "exports"
-    env = {"CELERY_BROKER_URL": private_rabbit.url, "JOB_TEST_SLOWDOWN_MS": "150", "EXPORT_ROOT": str(root)}
+    env = {"CELERY_BROKER_URL": private_rabbit.url, "TEST_PROGRESS_PAUSE_MS": "150", "EXPORT_ROOT": str(root)}
     workers = [start_worker("w", concurrency=2, extra_env=env) for _ in range(2)]
     web = Daphne(tmp_path, env=service_env(CELERY_BROKER_URL=private_rabbit.url, JOB_ACTIVE_CAP="100"))
     try:
@@ -179,7 +179,7 @@ def test_database_connection_dropped_mid_job_is_caught_by_the_stale_check_and_ru
         "w",
         extra_env={
             "DATABASE_URL": f"{database_url()}?application_name={name}",
-            "JOB_TEST_SLOWDOWN_MS": "700",
+            "TEST_PROGRESS_PAUSE_MS": "700",
             "EXPORT_ROOT": str(root),
         },
     )
@@ -197,7 +197,7 @@ def test_database_connection_dropped_mid_job_is_caught_by_the_stale_check_and_ru
 
     # The attempt cannot write its heartbeat any more; beat's check sees it go silent.
     settings.JOB_STALE_SECONDS = 3
-    wait_for(lambda: tasks.check_stale_jobs() == 1, what="the stale check to requeue the job")
+    wait_for(lambda: maintenance.check_stale_jobs() == 1, what="the stale check to requeue the job")
     job = finished(job_id)
 
     assert job.state == State.SUCCEEDED, job.error
@@ -213,7 +213,7 @@ def test_a_job_over_its_time_limit_is_failed_with_the_limit_and_its_temp_file_re
 ):
     demo.seed(awards=6000, seed=24)
     root = tmp_path / "exports"
-    env = {"JOB_SOFT_TIME_LIMIT": "2", "JOB_TEST_SLOWDOWN_MS": "500", "EXPORT_ROOT": str(root)}
+    env = {"JOB_SOFT_TIME_LIMIT": "2", "TEST_PROGRESS_PAUSE_MS": "500", "EXPORT_ROOT": str(root)}
     start_worker("w", extra_env=env)
     # The message carries the publisher's limits: this process publishes, so it gets the
     # worker's JOB_SOFT_TIME_LIMIT too.

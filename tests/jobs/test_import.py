@@ -17,9 +17,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from explorer.models import Award, ImportRun
-from jobs import execution, imports, services
+from jobs import execution, maintenance, services
+from jobs.kinds import imports
+from jobs.kinds.base import JobCancelled, JobLost, Run
 from jobs.models import Job, State
-from jobs.progress import JobCancelled, JobLost
 from tests.conftest import shared_file
 from tests.explorer.test_importer import S1_HEADER, s1_row, v2_rows, write_xlsx
 from tests.jobs.helpers import api_submit, fragment_attrs, messages_until, open_socket
@@ -253,7 +254,7 @@ def test_a_stopped_import_ends_its_run_and_keeps_the_upload_only_for_a_takeover(
     job, _ = services.submit_job(user=staff, kind="import", params={"upload": name, "name": "q4.csv"})
 
     with pytest.raises(type(error)):
-        imports.run_import(execution.Run(job=job, reporter=StopOnRows(error)))
+        imports.run_import(Run(job=job, reporter=StopOnRows(error)))
 
     run = ImportRun.objects.get()
     assert (run.status, run.message) == (ImportRun.Status.FAILED, "Stopped before the end of the file.")
@@ -267,7 +268,7 @@ def test_orphaned_uploads_are_removed_and_pending_ones_kept(staff, upload_root):
     orphan = upload_root / f"{'cd' * 16}.csv"
     orphan.write_bytes(b"left behind")
 
-    assert imports.remove_orphaned_uploads(older_than=0) == 1
+    assert maintenance.remove_orphaned_uploads(older_than=0) == 1
     assert [p.name for p in stored_uploads(upload_root)] == [pending]
 
 

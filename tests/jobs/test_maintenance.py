@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from jobs import services, tasks
+from jobs import maintenance, services
 from jobs.models import Job, State
 from tests.jobs.helpers import export_params
 
@@ -30,7 +30,7 @@ def test_expired_files_are_deleted_and_their_jobs_marked_expired(alice_client, a
     old = finished_export(alice, tmp_path, expires_in=timedelta(hours=-1))
     fresh = finished_export(alice, tmp_path, expires_in=timedelta(days=1))
 
-    assert tasks.expire_files() == 1
+    assert maintenance.expire_files() == 1
 
     old.refresh_from_db()
     assert old.state == State.EXPIRED
@@ -48,12 +48,12 @@ def test_stale_running_jobs_are_requeued_then_failed(alice, settings):
     silent = timezone.now() - timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
     Job.objects.filter(pk=job.pk).update(state=State.RUNNING, attempts=1, heartbeat_at=silent)
 
-    assert tasks.check_stale_jobs() == 1
+    assert maintenance.check_stale_jobs() == 1
     job.refresh_from_db()
     assert job.state == State.QUEUED
 
     Job.objects.filter(pk=job.pk).update(state=State.RUNNING, attempts=2, heartbeat_at=silent)
-    assert tasks.check_stale_jobs() == 1
+    assert maintenance.check_stale_jobs() == 1
     job.refresh_from_db()
     assert job.state == State.FAILED
     assert "stopped responding" in job.error
@@ -63,5 +63,5 @@ def test_a_job_with_a_recent_heartbeat_is_left_alone(alice):
     job, _ = services.submit_job(user=alice, kind="export", params=export_params())
     Job.objects.filter(pk=job.pk).update(state=State.RUNNING, attempts=1, heartbeat_at=timezone.now())
 
-    assert tasks.check_stale_jobs() == 0
+    assert maintenance.check_stale_jobs() == 0
     assert Job.objects.get(pk=job.pk).state == State.RUNNING

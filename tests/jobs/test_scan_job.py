@@ -9,8 +9,8 @@ import pytest
 
 from explorer import demo
 from explorer.models import Award, ResultSetMember
+from jobs.maintenance import expire_files
 from jobs.models import Job, State
-from jobs.tasks import expire_files
 from tests.explorer.test_scan import python_scan
 from tests.jobs.helpers import api_submit, export_params, messages_until, open_socket
 from tests.services import wait_for
@@ -33,7 +33,7 @@ def test_scan_saves_exactly_the_matching_awards_as_a_result_set_to_search_and_ex
     start_worker, daphne, client, alice
 ):
     # Small blocks, and a pause after each progress write so the throttle lets every one out.
-    start_worker(extra_env={**SMALL_BLOCKS, "JOB_TEST_SLOWDOWN_MS": "300"})
+    start_worker(extra_env={**SMALL_BLOCKS, "TEST_PROGRESS_PAUSE_MS": "300"})
     demo.seed(awards=1500, seed=33)
     client.force_login(alice)
     pattern = r"\b(rice|fuel|diesel)\b"
@@ -55,10 +55,10 @@ def test_scan_saves_exactly_the_matching_awards_as_a_result_set_to_search_and_ex
     assert job.expires_at is not None
 
     # The search page shows the set, and it can be refined with filters.
-    page = client.get(job.result["url"])
+    page = client.get(job.result_url())
     assert page.status_code == 200
     assert f"<strong>{len(expected)}</strong> awards" in page.content.decode()
-    refined = client.get(job.result["url"] + "&amount_min=500000")
+    refined = client.get(job.result_url() + "&amount_min=500000")
     wanted = Award.objects.filter(id__in=expected, amount__gte=500000).count()
     assert f"<strong>{wanted}</strong> awards" in refined.content.decode()
 
@@ -82,7 +82,7 @@ def test_scan_saves_exactly_the_matching_awards_as_a_result_set_to_search_and_ex
     Job.objects.filter(pk=job.pk).update(expires_at=job.finished_at)
     expire_files()
     assert not ResultSetMember.objects.filter(set_id=job.id).exists()
-    assert client.get(job.result["url"]).status_code == 400
+    assert client.get(job.result_url()).status_code == 400
 
 
 def test_another_users_result_set_is_refused_on_the_page_and_in_the_api(worker, client, alice, bob):
@@ -123,7 +123,7 @@ def test_a_backtracking_pattern_is_refused_at_submit_and_a_catastrophic_one_just
 
 
 def test_a_scan_can_be_cancelled_mid_run_and_leaves_no_result_set(start_worker, client, alice):
-    start_worker(extra_env={**SMALL_BLOCKS, "JOB_TEST_SLOWDOWN_MS": "300"})
+    start_worker(extra_env={**SMALL_BLOCKS, "TEST_PROGRESS_PAUSE_MS": "300"})
     demo.seed(awards=3000, seed=36)
     client.force_login(alice)
     job_id = api_submit(client, "scan", pattern="e").json()["id"]

@@ -181,17 +181,17 @@ def test_the_pipeline_check_kind_is_for_staff_only(client, alice, staff):
 
 
 def test_queue_pushes_from_a_worker_are_coalesced_with_one_trailing_push(monkeypatch):
-    from jobs import progress
+    from jobs import lifecycle
     from tests.services import wait_for
 
     pushed: list[str] = []
-    monkeypatch.setattr(progress, "_push_queue", pushed.append)
-    monkeypatch.setattr(progress, "_queue_pushed", {})
-    monkeypatch.setattr(progress, "QUEUE_PUSH_INTERVAL", 0.3)
+    monkeypatch.setattr(lifecycle, "_push_queue", pushed.append)
+    monkeypatch.setattr(lifecycle, "_queue_pushed", {})
+    monkeypatch.setattr(lifecycle, "QUEUE_PUSH_INTERVAL", 0.3)
 
     for _ in range(5):  # five jobs start within the interval
-        progress.publish_queue("bulk", coalesce=True)
+        lifecycle.announce_queue("bulk", coalesce=True)
     assert pushed == ["bulk"]  # the first goes out at once ...
     wait_for(lambda: len(pushed) == 2, timeout=5, what="the trailing push")  # ... the rest as one
-    progress.publish_queue("interactive")  # not coalesced (a cancel from a page)
+    lifecycle.announce_queue("interactive")  # not coalesced (a cancel from a page)
     assert pushed == ["bulk", "bulk", "interactive"]

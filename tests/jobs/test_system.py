@@ -11,7 +11,7 @@ from django.utils import timezone
 from kombu import Connection
 
 from jobs import system
-from jobs.models import Job, Kind, State
+from jobs.models import Job, State
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def make_job(owner, *, kind=Kind.EXPORT, state=State.SUCCEEDED, wait=None, run=None, finished_ago=60):  # type: ignore[no-untyped-def]
+def make_job(owner, *, kind="export", state=State.SUCCEEDED, wait=None, run=None, finished_ago=60):  # type: ignore[no-untyped-def]
     """A job that waited `wait` seconds in the queue and ran for `run` seconds."""
     finished = timezone.now() - timedelta(seconds=finished_ago)
     started = finished - timedelta(seconds=run) if run is not None else None
@@ -82,7 +82,7 @@ def test_jobs_per_state_and_failures_in_the_last_day(client, staff, alice):
 def test_median_and_p95_wait_and_run_time_per_kind_over_the_last_day(alice):
     for wait, run in ((1, 10), (2, 20), (3, 30), (5, 40)):
         make_job(alice, wait=wait, run=run)
-    make_job(alice, kind=Kind.REPORT, state=State.FAILED, wait=5, run=7)
+    make_job(alice, kind="report", state=State.FAILED, wait=5, run=7)
     make_job(alice, wait=100, run=100, finished_ago=2 * 86400)  # outside the day
     make_job(alice, state=State.CANCELLED, wait=50)  # cancelled while queued: never started
 

@@ -1,28 +1,28 @@
-"""The export job: awards matching a search, streamed into xlsx or csv.
+"""The rows an export writes: its columns, formula neutralisation, and reading them.
 
 Text that a spreadsheet could run as a formula (starting with = + - @ tab or CR) gets a
 leading apostrophe, and control characters are removed. On PostgreSQL both happen in
 SQL (`Neutralised`), so the CSV can be streamed by COPY untouched by Python (far faster
 than the csv module) and the xlsx writer only appends rows; `neutralise()` is the same
-rule for SQLite's local mode, and a test holds the two equal.
+rule for SQLite's local mode and for text Python writes itself, and a test holds the two
+equal.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import F, Func, QuerySet, TextField
 from django.db.models.functions import Cast
-from django.utils import timezone
-from openpyxl import Workbook
 
-from explorer.staging import ChildProcess
-from jobs.execution import JobFailed, Outcome, Run
+from explorer.frames import ChildProcess
+from explorer.models import Award
+from jobs.kinds.base import Run
 
 # (header, field path, kind): kind "text" is neutralised; ids stay text for Excel's sake.
 COLUMNS: Sequence[tuple[str, str, str]] = (
@@ -45,12 +45,26 @@ COLUMNS: Sequence[tuple[str, str, str]] = (
     ("Explorer award id", "public_id", "id"),
 )
 HEADERS = [header for header, _, _ in COLUMNS]
-EXCEL_MAX_ROWS = 1_048_576  # per sheet, header included (REFERENCE.md section 4)
 BATCH = 2000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Everything below 0x20 except tab, newline and carriage return (openpyxl refuses them).
 CONTROL_CHARS = "".join(chr(c) for c in range(1, 32) if chr(c) not in "\t\n\r")
 _CONTROL_TABLE = {ord(c): None for c in CONTROL_CHARS + "\x00"}
+
+
+@dataclass(frozen=True)
+class Format:
+    """An export format: one module (jobs/kinds/export/to_<name>.py) defines one.
+
+    `write(run, awards, path, total)` writes every award of `awards` to `path`, reporting
+    progress through `run.reporter`, and returns the number of rows written.
+    """
+
+    name: str  # the `format` param (a fixed interface, DESIGN.md)
+    label: str  # "Excel": the button says "Export to Excel", the job "Excel export"
+    suffix: str
+    content_type: str
+    write: Callable[[Run, QuerySet[Award], Path, int], int]
 
 
 def neutralise(value: str) -> str:
@@ -80,35 +94,8 @@ class Neutralised(Func):
         return template, [*params, self.NEEDS_WORK, *([*params, CONTROL_CHARS] * 3), *params]
 
 
-def export(run: Run) -> Outcome:
-    params = run.params
-    awards = run.awards()
-    run.reporter.update(0, message="Counting matching awards", force=True)
-    total = awards.count()
-    if total > settings.EXPORT_MAX_ROWS:
-        raise JobFailed(
-            f"This search matches {total:,} awards; an export holds at most {settings.EXPORT_MAX_ROWS:,}. "
-            "Narrow the filters and try again."
-        )
-    run.reporter.update(0, total=total, message="Writing rows", force=True)
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    path = run.temp_file("." + params["format"])
-    if params["format"] == "csv":
-        rows = _write_csv(run, awards, path)
-        content_type = "text/csv; charset=utf-8"
-    else:
-        rows = _write_xlsx(run, awards, path, filters=params.get("filters") or {}, total=total)
-        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Outcome(
-        result={"rows": rows, "format": params["format"]},
-        file=path,
-        file_name=f"philgeps-awards-{stamp}.{params['format']}",
-        content_type=content_type,
-        rows=rows,
-    )
-
-
-def _select(awards: QuerySet) -> QuerySet:
+def select(awards: QuerySet[Award]) -> QuerySet[Any]:
+    """The export's columns of `awards`, neutralised, as value tuples."""
     if connection.vendor != "postgresql":
         return awards.values_list(*(path for _, path, _ in COLUMNS))
     exprs = {}
@@ -119,9 +106,9 @@ def _select(awards: QuerySet) -> QuerySet:
     return awards.annotate(**exprs).values_list(*exprs)
 
 
-def _rows(awards: QuerySet) -> Iterator[Sequence[Any]]:
+def rows(awards: QuerySet[Award]) -> Iterator[Sequence[Any]]:
     """Rows ready to write; on PostgreSQL fetched by a reader process, batch by batch."""
-    query = _select(awards)
+    query = select(awards)
     if connection.vendor != "postgresql":
         kinds = [kind for _, _, kind in COLUMNS]
         for row in query.iterator(chunk_size=BATCH):
@@ -166,62 +153,3 @@ def reading_connection() -> Iterator[Any]:
         yield reader
     finally:
         reader.close()
-
-
-def _write_csv(run: Run, awards: QuerySet, path: Any) -> int:
-    if connection.vendor != "postgresql":
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(HEADERS)
-            done = 0
-            for row in _rows(awards):
-                writer.writerow(row)
-                done += 1
-                if done % BATCH == 0:
-                    run.reporter.update(done)
-        return done
-    # COPY streams CSV straight from PostgreSQL; Python only writes bytes and counts rows
-    # (the server sends each row as one CopyData message, which is one chunk here).
-    sql, sql_params = _select(awards).query.get_compiler(using=awards.db).as_sql()
-    done = 0
-    with open(path, "wb", buffering=1 << 20) as handle, reading_connection() as reader:
-        handle.write(("\ufeff" + ",".join(HEADERS) + "\r\n").encode())
-        with (
-            reader.cursor() as cursor,
-            cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", sql_params) as copy,
-        ):
-            for chunk in copy:
-                handle.write(chunk)
-                done += 1
-                if not done % BATCH:
-                    run.reporter.update(done)
-    return done
-
-
-def _write_xlsx(run: Run, awards: QuerySet, path: Any, *, filters: dict[str, str], total: int) -> int:
-    workbook = Workbook(write_only=True)
-    sheet = None
-    done = 0
-    per_sheet = EXCEL_MAX_ROWS - 1
-    for row in _rows(awards):
-        if done % per_sheet == 0:
-            number = done // per_sheet + 1
-            sheet = workbook.create_sheet("Awards" if number == 1 else f"Awards {number}")
-            sheet.append(HEADERS)
-        sheet.append(row)
-        done += 1
-        if done % BATCH == 0:
-            run.reporter.update(done)
-    if sheet is None:
-        workbook.create_sheet("Awards").append(HEADERS)
-    about = workbook.create_sheet("About this export")
-    about.append(["PhilGEPS Data Explorer export"])
-    about.append(["Generated", timezone.localtime().strftime("%Y-%m-%d %H:%M %Z")])
-    about.append(["Rows", done])
-    about.append(["Filters", "none (all awards)" if not filters else ""])
-    for name, value in filters.items():
-        about.append([name, neutralise(value)])
-    about.append([])
-    about.append(["Text starting with = + - @ has a leading apostrophe so spreadsheets never run it."])
-    workbook.save(path)
-    return done

@@ -1,28 +1,29 @@
-"""The import job: a PhilGEPS file uploaded by staff, checked, stored and imported.
+"""The `import` kind: a PhilGEPS file uploaded by staff, checked, stored and imported.
 
 The upload is checked in the request (size, extension, content, header) so a bad file is
 refused on the page and never becomes a job. The stored copy gets a random name under
 UPLOAD_ROOT (the client's file name is only shown, never used as a path) and is deleted
-when its job ends; remove_orphaned_uploads() catches the ones whose job never ran.
+when its job ends; jobs/maintenance.py remove_orphaned_uploads() catches the ones whose
+job never ran.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 
 from explorer import philgeps
 from explorer.importer import import_file
 from explorer.models import ImportRun
-from jobs.execution import JobFailed, Outcome, Run
-from jobs.models import PENDING_STATES, Job, Kind
-from jobs.progress import JobCancelled, JobLost
+from jobs.kinds.base import JobCancelled, JobFailed, JobLost, KindSpec, Outcome, ParamsForm, Run
 
 # What the importer reads (explorer/philgeps.py sniffs the content; the extension must agree).
 SUFFIXES = (".csv", ".xlsx")
@@ -141,20 +142,38 @@ def _import(run: Run, path: Path) -> Outcome:
     return Outcome(result=result)
 
 
-def remove_orphaned_uploads(*, older_than: float | None = None) -> int:
-    """Delete stored uploads that no pending import job will read (cancelled while
-    queued, given up as stale); younger ones may belong to a job being submitted."""
-    directory = Path(settings.UPLOAD_ROOT)
-    if not directory.is_dir():
-        return 0
-    cutoff = time.time() - (settings.UPLOAD_ORPHAN_SECONDS if older_than is None else older_than)
-    pending = {
-        job.params.get("upload")
-        for job in Job.objects.filter(kind=Kind.IMPORT, state__in=PENDING_STATES).only("params")
-    }
-    removed = 0
-    for path in directory.iterdir():
-        if path.is_file() and path.name not in pending and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
+class ImportParams(ParamsForm):
+    """An uploaded file, by the name the import page stored it under."""
+
+    upload = forms.RegexField(
+        regex=r"^[0-9a-f]{32}\.(csv|xlsx)\Z",
+        error_messages={"invalid": "Not an uploaded file: upload it on the import page."},
+    )
+    name = forms.CharField(max_length=200, help_text="The file's name on the uploader's computer.")
+
+    def clean_upload(self) -> str:
+        upload = self.cleaned_data["upload"]
+        if not upload_path(upload).is_file():
+            raise ValidationError(
+                "The uploaded file is gone (it is deleted when its import ends); upload it again."
+            )
+        return upload
+
+
+def title(params: Mapping[str, Any]) -> str:
+    return f"Import of {params.get('name', 'a file')}"
+
+
+# Imports change the shared data: staff only, and on the bulk queue beside long exports.
+KIND = KindSpec(
+    name="import",
+    label="Import",
+    form=ImportParams,
+    run=run_import,
+    title=title,
+    queue="bulk",
+    staff_only=True,
+    summary_template="jobs/kinds/import_summary.html",
+    detail_template="jobs/kinds/import_detail.html",
+    params_template="jobs/kinds/import_params.html",
+)

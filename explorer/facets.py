@@ -1,0 +1,142 @@
+"""Facets of a search result: the top values of a few columns, each a link that adds or
+removes its filter (datasette's facets work the same way).
+
+A facet declares the award column it counts, how a stored value becomes the value shown,
+and which filters select that value; the year facet, for one, selects a year through the
+date range. All facets are counted in one bounded query over at most COUNT_CAP matches.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Model, QuerySet
+
+from explorer import aggregates
+from explorer.models import Area, Award, BusinessCategory
+from explorer.search import Search
+
+LIMIT = 8
+
+
+@dataclass(frozen=True)
+class Facet:
+    """A facet on one column: `names` when the column holds ids of that model's rows."""
+
+    name: str
+    label: str
+    column: str
+    names: type[Model] | None = None
+
+    def value_of(self, stored: Any) -> Any:
+        return stored
+
+    def selects(self, value: Any) -> dict[str, str]:
+        """The filters that select `value`."""
+        return {self.name: str(value)}
+
+    def active(self, filters: Mapping[str, str]) -> str | None:
+        """The value the current filters select, if they select one."""
+        return filters.get(self.name)
+
+
+class YearFacet(Facet):
+    """Award years, selected as the date range from 1 January to 31 December."""
+
+    def value_of(self, stored: Any) -> Any:
+        return stored.year if stored else None
+
+    def selects(self, value: Any) -> dict[str, str]:
+        return {"date_from": f"{value}-01-01", "date_to": f"{value}-12-31"}
+
+    def active(self, filters: Mapping[str, str]) -> str | None:
+        year = (filters.get("date_from") or "")[:4]
+        if year.isdigit() and all(filters.get(k) == v for k, v in self.selects(year).items()):
+            return year
+        return None
+
+
+FACETS: tuple[Facet, ...] = (
+    Facet("category", "Business category", "category_id", BusinessCategory),
+    Facet("area", "Area of delivery", "area_id", Area),
+    Facet("mode", "Procurement mode", "procurement_mode"),
+    YearFacet("year", "Award year", "award_date"),
+)
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: Any
+    count: int
+    active: bool
+    url: str  # the search with this value's filters added (or, when active, removed)
+
+
+@dataclass
+class FacetResult:
+    facet: Facet
+    values: list[FacetValue] = field(default_factory=list)
+    truncated: bool = False
+    timed_out: bool = False
+    # Counted over COUNT_CAP of the matches only, because the result is larger.
+    approximate: bool = False
+
+
+def count(search: Search, awards: QuerySet[Award]) -> list[FacetResult]:
+    """Each facet's top values in `awards` (the result of `search`), with their links.
+
+    One query reads the facet columns of up to COUNT_CAP + 1 matching awards and Python
+    counts them: four GROUP BYs over the 400,000 matches of a common word took over a
+    second each on 1M awards. A larger result is counted over the first COUNT_CAP matches
+    the cheapest plan meets (in practice table order, which is import order) and each facet
+    says `approximate`.
+    """
+    cap = aggregates.COUNT_CAP
+    columns = [facet.column for facet in FACETS]
+    rows = aggregates.bounded(lambda: list(awards.order_by().values_list(*columns)[: cap + 1]))
+    approximate = not rows.timed_out and len(rows.value) > cap
+    counters: list[Counter[Any]] = [Counter() for _ in FACETS]
+    for row in (rows.value or [])[:cap]:
+        for counter, stored in zip(counters, row, strict=True):
+            counter[stored] += 1
+    results = []
+    for facet, counter in zip(FACETS, counters, strict=True):
+        result = FacetResult(facet)
+        active = facet.active(search.filters)
+        if active is not None:
+            result.values = [FacetValue(active, 0, True, _toggle(search, facet, active, active=True))]
+        elif rows.timed_out:
+            result.timed_out = True
+        else:
+            counted = _counted(facet, counter)
+            ordered = sorted(counted.items(), key=lambda item: (-item[1], item[0]))
+            result.values = [
+                FacetValue(value, n, False, _toggle(search, facet, value, active=False))
+                for value, n in ordered[:LIMIT]
+            ]
+            result.truncated = len(ordered) > LIMIT
+            result.approximate = approximate
+        results.append(result)
+    return results
+
+
+def _counted(facet: Facet, counter: Counter[Any]) -> Counter[Any]:
+    names = (
+        dict(facet.names.objects.filter(id__in=list(counter)).values_list("id", "name"))  # type: ignore[attr-defined]
+        if facet.names is not None
+        else None
+    )
+    counted: Counter[Any] = Counter()
+    for stored, n in counter.items():
+        value = facet.value_of(names.get(stored) if names is not None else stored)
+        if value not in (None, ""):
+            counted[value] += n
+    return counted
+
+
+def _toggle(search: Search, facet: Facet, value: Any, *, active: bool) -> str:
+    changes = facet.selects(value)
+    return search.url(**{name: None if active else v for name, v in changes.items()})
