@@ -362,6 +362,7 @@ class Stack:
                 process.wait(20)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait(10)
 
 
 @pytest.mark.services
@@ -453,5 +454,4 @@ def test_the_compose_stack_runs_here_and_finishes_a_job(tmp_path, fresh_database
         assert stylesheet, page[:500]
         assert http(web_url + stylesheet[1].decode(), headers={"X-Forwarded-Proto": "https"})[0] == 200
     finally:
-        stack.stop()
-        time.sleep(0.5)  # let the processes close their connections before the database drops
+        stack.stop()  # every process has exited: fresh_database drops the database after it

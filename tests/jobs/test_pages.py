@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from jobs import services
@@ -32,7 +34,7 @@ def test_refusals_are_readable_fragments(alice_client, settings):
     over = alice_client.post("/jobs/submit/", {"kind": "export", "format": "xlsx"}, headers=HTMX)
 
     assert bad.status_code == 400
-    assert "format" in bad.content.decode()
+    assert "format: Select a valid choice. pdf is not one of the available choices." in bad.content.decode()
     assert over.status_code == 429
     assert "1 jobs queued or running" in over.content.decode()
 
@@ -73,8 +75,8 @@ def test_job_page_shows_timeline_and_parameters(alice_client, alice):
 
     page = alice_client.get(f"/jobs/{job.id}/").content.decode()
 
-    assert "created" in page
-    assert "q: road" in page
+    assert re.search(r"</time> created</li>", page)  # the timeline's first entry
+    assert '<span class="chip">q: road</span>' in page
     assert fragment_attrs(page[page.index(f'<div id="job-{job.id}"') :])["data-state"] == "queued"
 
 
