@@ -1,12 +1,27 @@
-"""The HTTP side of the ASGI application: Django's handler, with its middleware run in one thread."""
+"""The HTTP side of the ASGI application: Django's handler, with its middleware run in one
+thread; and the type of the request the views receive."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import django
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
 from django.http import HttpRequest, HttpResponseBase
+
+if TYPE_CHECKING:  # config/asgi.py imports this module before Django is set up
+    from django.contrib.auth.models import User
+    from django_htmx.middleware import HtmxDetails
+
+
+class Request(HttpRequest):
+    """A request as a view behind `login_required` sees it (for the type checker):
+    django-htmx's `request.htmx`, and a logged-in user."""
+
+    htmx: HtmxDetails
+    user: User  # narrower than HttpRequest's: behind login_required
 
 
 class SyncChainASGIHandler(ASGIHandler):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from explorer.models import Area, Award, BusinessCategory, ImportRun, LineItem, Notice, Organization, Supplier
 
@@ -62,5 +63,5 @@ class ImportRunAdmin(admin.ModelAdmin):
     list_filter = ["status", "era"]
     readonly_fields = [field.name for field in ImportRun._meta.fields]
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

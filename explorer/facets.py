@@ -139,4 +139,4 @@ def _counted(facet: Facet, counter: Counter[Any]) -> Counter[Any]:
 
 def _toggle(search: Search, facet: Facet, value: Any, *, active: bool) -> str:
     changes = facet.selects(value)
-    return search.url(**{name: None if active else v for name, v in changes.items()})
+    return search.url({name: None if active else v for name, v in changes.items()})

@@ -29,7 +29,7 @@ class SearchDocument(Func):
     template = "to_tsvector('english'::regconfig, COALESCE(%(expressions)s, ''))"
     output_field = SearchVectorField()
 
-    def as_sqlite(self, compiler, connection, **extra_context):  # type: ignore[no-untyped-def]
+    def as_sqlite(self, compiler, connection, **extra_context):
         return self.as_sql(compiler, connection, template="lower(COALESCE(%(expressions)s, ''))")
 
 

@@ -183,7 +183,7 @@ def find_layout(rows: list[tuple[int, list[Any]]]) -> Layout:
         filled = sum(1 for header in headers if header)
         if filled < MIN_HEADER_CELLS and not {"notice title", "award title"} & set(headers):
             continue
-        columns = {i: COLUMNS[h] for i, h in enumerate(headers) if COLUMNS.get(h)}
+        columns = {i: field for i, h in enumerate(headers) if (field := COLUMNS.get(h))}
         missing = [f for f in REQUIRED_FIELDS if f not in columns.values()]
         if missing:
             raise NotPhilgepsFile(

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import BooleanField, DateField, DecimalField, F, Func, Model, Q, QuerySet, Value
@@ -185,7 +185,7 @@ class SearchForm(forms.BaseForm):
     base_fields = {f.name: f.field for f in FILTERS}
 
     def __init__(
-        self, data: Mapping[str, Any] | None = None, *, user: AbstractBaseUser | AnonymousUser | None = None
+        self, data: Mapping[str, Any] | None = None, *, user: User | AnonymousUser | None = None
     ) -> None:
         super().__init__(data)
         self.user = user
@@ -203,7 +203,8 @@ class SearchForm(forms.BaseForm):
         return value
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         for name in FILTER_NAMES:
             value = data.get(name)
             if isinstance(value, str) and "\x00" in value:
@@ -236,10 +237,10 @@ class Search:
     def awards(self) -> QuerySet[Award]:
         return awards_matching(self.cleaned)
 
-    def url(self, *, after: str = "", **changes: str | None) -> str:
+    def url(self, changes: Mapping[str, str | None] | None = None, *, after: str = "") -> str:
         """This search's page URL (a keyset page with `after`); `changes` set filters, or
         remove them when None."""
-        filters = {**self.filters, **changes}
+        filters = {**self.filters, **(changes or {})}
         return search_url({name: value for name, value in filters.items() if value}, after=after)
 
 

@@ -266,7 +266,7 @@ _PG_TYPES = {
 class Chunk:
     """One batch: per stage table either row tuples or the same rows as COPY text."""
 
-    stages: dict[str, list[tuple[Any, ...]]] | dict[str, bytes]
+    stages: dict[str, list[tuple[Any, ...]]]
     errors: list[tuple[int, str]]
     rows_read: int  # rows read so far, this chunk included
 

@@ -15,7 +15,7 @@ from django.urls import reverse_lazy
 
 from explorer.models import Organization, Supplier
 
-FIELDS = {"organization": Organization, "supplier": Supplier}
+FIELDS: dict[str, type[Organization] | type[Supplier]] = {"organization": Organization, "supplier": Supplier}
 LIMIT = 10
 MIN_LENGTH = 2
 MIN_SIMILARITY = 0.3

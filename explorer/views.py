@@ -6,12 +6,13 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django_htmx.http import push_url
 
+from config.handlers import Request
 from explorer import aggregates, facets, suggest
 from explorer.models import Award, Organization, ResultSet, Supplier
 from explorer.search import BadCursor, SearchForm, keyset_page, search_url
@@ -20,14 +21,14 @@ from jobs import panel
 
 @login_required
 @require_GET
-def search(request: HttpRequest) -> HttpResponse:
+def search(request: Request) -> HttpResponse:
     form = SearchForm(request.GET, user=request.user)
     if not form.is_valid():
         return _search_page(request, {"form": form}, status=400)
     search = form.search
     after = request.GET.get("after", "")
     canonical = search.url(after=after)
-    if not request.htmx and any(value == "" for value in request.GET.values()):  # type: ignore[attr-defined]
+    if not request.htmx and any(value == "" for value in request.GET.values()):
         return redirect(canonical)  # a plain GET form sends every empty field: share a clean URL
     awards = search.awards()
     totals = aggregates.capped_totals(awards)
@@ -56,22 +57,22 @@ def search(request: HttpRequest) -> HttpResponse:
         "next_url": search.url(after=next_cursor) if next_cursor else "",
         "first_url": search.url(),
         "paged": bool(after),
-        **panel.for_search(user=request.user, search=search),  # type: ignore[arg-type]
+        **panel.for_search(user=request.user, search=search),
     }
     response = _search_page(request, context, status=status)
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         push_url(response, canonical)  # the address bar shows the clean, shareable URL
     return response
 
 
-def _search_page(request: HttpRequest, context: dict[str, object], *, status: int) -> HttpResponse:
-    template = "explorer/_results.html" if request.htmx else "explorer/search.html"  # type: ignore[attr-defined]
+def _search_page(request: Request, context: dict[str, object], *, status: int) -> HttpResponse:
+    template = "explorer/_results.html" if request.htmx else "explorer/search.html"
     return render(request, template, context, status=status)
 
 
 @login_required
 @require_GET
-def suggest_names(request: HttpRequest, field: str) -> HttpResponse:
+def suggest_names(request: Request, field: str) -> HttpResponse:
     """Name suggestions for the organization and supplier boxes, as <option>s for a datalist."""
     if field not in suggest.FIELDS:
         raise Http404
@@ -81,7 +82,7 @@ def suggest_names(request: HttpRequest, field: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def search_totals(request: HttpRequest) -> HttpResponse:
+def search_totals(request: Request) -> HttpResponse:
     """The exact count and total amount of a large result (the search page loads it after
     the rows), under the aggregate statement timeout."""
     form = SearchForm(request.GET, user=request.user)
@@ -94,7 +95,7 @@ def search_totals(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def award(request: HttpRequest, public_id: str) -> HttpResponse:
+def award(request: Request, public_id: str) -> HttpResponse:
     award = get_object_or_404(
         Award.objects.select_related("notice", "organization", "supplier", "category", "area"),
         public_id=public_id,
@@ -106,7 +107,7 @@ def award(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def organization(request: HttpRequest, public_id: str) -> HttpResponse:
+def organization(request: Request, public_id: str) -> HttpResponse:
     entity = get_object_or_404(Organization, public_id=public_id)
     summary = aggregates.entity_summary(Award.objects.filter(organization=entity), counterpart="supplier")
     return _entity_page(request, entity, summary, kind="Procuring entity", filter_name="organization")
@@ -114,18 +115,23 @@ def organization(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def supplier(request: HttpRequest, public_id: str) -> HttpResponse:
+def supplier(request: Request, public_id: str) -> HttpResponse:
     entity = get_object_or_404(Supplier, public_id=public_id)
     summary = aggregates.entity_summary(Award.objects.filter(supplier=entity), counterpart="organization")
     return _entity_page(request, entity, summary, kind="Supplier", filter_name="supplier")
 
 
 def _entity_page(
-    request: HttpRequest, entity: object, summary: aggregates.EntitySummary, *, kind: str, filter_name: str
+    request: Request,
+    entity: Organization | Supplier,
+    summary: aggregates.EntitySummary,
+    *,
+    kind: str,
+    filter_name: str,
 ) -> HttpResponse:
     by_year = summary.by_year.value or []
     counterpart = "supplier" if filter_name == "organization" else "organization"
-    base = {filter_name: entity.name}  # type: ignore[attr-defined]
+    base = {filter_name: entity.name}
 
     def linked(rows: aggregates.Bounded, field: str) -> aggregates.Bounded:
         """Each top row with the search of this entity's awards for that value."""

@@ -12,16 +12,17 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.contrib.auth.models import User
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from config.handlers import Request
 from jobs import downloads, queueing, services
 from jobs.models import PENDING_STATES, ApiToken, Job
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def error(status: int, message: str, **extra: Any) -> JsonResponse:
@@ -31,7 +32,7 @@ def error(status: int, message: str, **extra: Any) -> JsonResponse:
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
-def _token_user(request: HttpRequest) -> AbstractBaseUser | None:
+def _token_user(request: HttpRequest) -> User | None:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "token" or not key.strip():
@@ -53,7 +54,7 @@ def api_view(*methods: str) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @csrf_exempt
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.method not in methods:
                 response = error(405, f"Use {' or '.join(methods)}.")
                 response["Allow"] = ", ".join(methods)
@@ -66,7 +67,7 @@ def api_view(*methods: str) -> Callable[[View], View]:
             elif not request.user.is_authenticated:
                 return error(401, "Log in or send 'Authorization: Token <token>'.")
             elif request.method not in ("GET", "HEAD", "OPTIONS"):
-                reason = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
+                reason = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, view, (), {})
                 if reason is not None:
                     return error(403, "CSRF check failed: send the X-CSRFToken header with session auth.")
             try:
@@ -108,7 +109,7 @@ def job_json(job: Job) -> dict[str, Any]:
 
 
 @api_view("GET", "POST")
-def jobs(request: HttpRequest) -> HttpResponse:
+def jobs(request: Request) -> HttpResponse:
     if request.method == "GET":
         mine = Job.objects.filter(owner=request.user)
         state = request.GET.get("state")
@@ -135,16 +136,16 @@ def jobs(request: HttpRequest) -> HttpResponse:
 
 
 @api_view("GET")
-def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_detail(request: Request, job_id: str) -> HttpResponse:
     return JsonResponse(job_json(services.job_for_user(request.user, job_id)))
 
 
 @api_view("POST")
-def job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_cancel(request: Request, job_id: str) -> HttpResponse:
     job = services.cancel_job(user=request.user, job=services.job_for_user(request.user, job_id))
     return JsonResponse(job_json(job))
 
 
 @api_view("GET")
-def job_download(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_download(request: Request, job_id: str) -> HttpResponseBase:
     return downloads.file_response(services.job_for_user(request.user, job_id), json_errors=True)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
 
@@ -121,9 +121,7 @@ def _reread(job: Job) -> bool:
 # --- The transitions ---------------------------------------------------------------------
 
 
-def create(
-    *, owner: AbstractBaseUser, kind: str, params: dict[str, Any], params_hash: str, queue: str
-) -> Job:
+def create(*, owner: User, kind: str, params: dict[str, Any], params_hash: str, queue: str) -> Job:
     """A new queued job (the caller enqueues it after commit)."""
     return Job.objects.create(
         owner=owner,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Q
 
 from explorer.search import Search
@@ -15,7 +15,7 @@ from jobs.kinds.base import params_hash
 from jobs.models import PENDING_STATES, Job
 
 
-def for_search(*, user: AbstractBaseUser, search: Search) -> dict[str, Any]:
+def for_search(*, user: User, search: Search) -> dict[str, Any]:
     filters = search.filters
     allowed = kinds.allowed(user)
     buttons = [

@@ -73,7 +73,9 @@ def _median_run_seconds(kind: str) -> float | None:
         "-finished_at"
     )[:ETA_SAMPLE]
     durations = [
-        (j.finished_at - j.started_at).total_seconds() for j in recent.only("started_at", "finished_at")
+        (j.finished_at - j.started_at).total_seconds()
+        for j in recent.only("started_at", "finished_at")
+        if j.finished_at and j.started_at
     ]
     return statistics.median(durations) if durations else None
 

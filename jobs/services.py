@@ -8,13 +8,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 
 from config.celery import app
 from jobs import kinds, lifecycle, progress
-from jobs.kinds.base import params_hash
+from jobs.kinds.base import KindSpec, params_hash
 from jobs.models import PENDING_STATES, Job, State
 
 logger = logging.getLogger(__name__)
@@ -36,13 +36,13 @@ class TooManyJobs(Exception):
         )
 
 
-def job_for_user(user: AbstractBaseUser, job_id: object) -> Job:
+def job_for_user(user: User, job_id: object) -> Job:
     """The user's own job, or 404 (another user's job id is indistinguishable from none)."""
     return get_object_or_404(Job, pk=job_id, owner=user)
 
 
-def validate_params(*, user: AbstractBaseUser, kind: object, params: object) -> dict[str, Any]:
-    """The normalized params of a valid request, or InvalidParams with field errors."""
+def validate_params(*, user: User, kind: object, params: object) -> tuple[KindSpec, dict[str, Any]]:
+    """The kind and normalized params of a valid request, or InvalidParams with field errors."""
     allowed = kinds.allowed(user)
     spec = allowed.get(kind) if isinstance(kind, str) else None
     if spec is None:
@@ -51,18 +51,18 @@ def validate_params(*, user: AbstractBaseUser, kind: object, params: object) -> 
         raise InvalidParams({"params": ["Parameters must be a JSON object."]})
     form = spec.form(data=params, user=user)
     if not form.is_valid():
-        raise InvalidParams({name: list(messages) for name, messages in form.errors.items()})
-    return form.normalized()
+        raise InvalidParams({name: [str(m) for m in messages] for name, messages in form.errors.items()})
+    return spec, form.normalized()
 
 
-def submit_job(*, user: AbstractBaseUser, kind: str, params: object) -> tuple[Job, bool]:
+def submit_job(*, user: User, kind: object, params: object) -> tuple[Job, bool]:
     """Create and enqueue a job, or return the identical pending one: (job, created).
 
     Concurrent identical submits are settled by the partial unique constraint; the
     per-user cap by locking the user's row, so two requests cannot both pass the count.
     """
-    normalized = validate_params(user=user, kind=kind, params=params)
-    digest = params_hash(kind, normalized)
+    spec, normalized = validate_params(user=user, kind=kind, params=params)
+    digest = params_hash(spec.name, normalized)
     try:
         with transaction.atomic():
             list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
@@ -70,17 +70,19 @@ def submit_job(*, user: AbstractBaseUser, kind: str, params: object) -> tuple[Jo
             pending = Job.objects.filter(owner=user, state__in=PENDING_STATES)
             keys = list(pending.values_list("pk", "kind", "params_hash"))
             for pk, pending_kind, pending_hash in keys:
-                if (pending_kind, pending_hash) == (kind, digest):
+                if (pending_kind, pending_hash) == (spec.name, digest):
                     return Job.objects.get(pk=pk), False
             if len(keys) >= settings.JOB_ACTIVE_CAP:
                 raise TooManyJobs(settings.JOB_ACTIVE_CAP)
             job = lifecycle.create(
-                owner=user, kind=kind, params=normalized, params_hash=digest, queue=kinds.KINDS[kind].queue
+                owner=user, kind=spec.name, params=normalized, params_hash=digest, queue=spec.queue
             )
             transaction.on_commit(lambda: enqueue(job))
     except IntegrityError:
         # The other request of a concurrent pair created it first.
-        twin = Job.objects.filter(owner=user, kind=kind, params_hash=digest, state__in=PENDING_STATES).first()
+        twin = Job.objects.filter(
+            owner=user, kind=spec.name, params_hash=digest, state__in=PENDING_STATES
+        ).first()
         if twin is None:
             raise
         return twin, False
@@ -113,7 +115,7 @@ def enqueue(job: Job) -> None:
         lifecycle.fail(job, error=QUEUE_UNREACHABLE, event="failed: could not be queued")
 
 
-def cancel_job(*, user: AbstractBaseUser, job: Job) -> Job:
+def cancel_job(*, user: User, job: Job) -> Job:
     """Cancel a pending job: a queued one at once, a running one at its next chunk."""
     if job.owner_id != user.pk and not user.is_staff:
         raise PermissionError("not your job")
@@ -125,6 +127,6 @@ def cancel_job(*, user: AbstractBaseUser, job: Job) -> Job:
     return job
 
 
-def rerun_job(*, user: AbstractBaseUser, job: Job) -> tuple[Job, bool]:
+def rerun_job(*, user: User, job: Job) -> tuple[Job, bool]:
     """Submit a new job with the same kind and params as a finished one (as its owner)."""
     return submit_job(user=job.owner if user.is_staff else user, kind=job.kind, params=job.params)

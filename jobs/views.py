@@ -7,20 +7,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
 
+from config.handlers import Request
 from explorer.search import FILTER_NAMES, SearchForm
 from jobs import downloads, panel, progress, queueing, services, system
 from jobs.kinds import imports, report
 from jobs.models import Job, JobData, State
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def params_from_form(data: QueryDict) -> dict[str, object]:
@@ -33,13 +29,13 @@ def params_from_form(data: QueryDict) -> dict[str, object]:
     return params
 
 
-def _status(request: HttpRequest, job: Job, *, status: int = 200) -> HttpResponse:
+def _status(request: Request, job: Job, *, status: int = 200) -> HttpResponse:
     return HttpResponse(progress.render_status(job, request=request), status=status)
 
 
 @login_required
 @require_POST
-def submit(request: HtmxHttpRequest) -> HttpResponse:
+def submit(request: Request) -> HttpResponse:
     kind = request.POST.get("kind", "")
     try:
         job, created = services.submit_job(
@@ -55,7 +51,7 @@ def submit(request: HtmxHttpRequest) -> HttpResponse:
     return redirect(job)
 
 
-def _refused(request: HtmxHttpRequest, message: str, *, status: int) -> HttpResponse:
+def _refused(request: Request, message: str, *, status: int) -> HttpResponse:
     if request.htmx:
         return render(request, "jobs/_job_refused.html", {"message": message}, status=status)
     messages.error(request, message)
@@ -64,7 +60,7 @@ def _refused(request: HtmxHttpRequest, message: str, *, status: int) -> HttpResp
 
 @login_required
 @require_GET
-def search_actions(request: HtmxHttpRequest) -> HttpResponse:
+def search_actions(request: Request) -> HttpResponse:
     """The search page's job panel alone, for the search in the query string."""
     form = SearchForm(request.GET, user=request.user)
     if not form.is_valid():
@@ -76,14 +72,14 @@ def search_actions(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_status(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
+def job_status(request: Request, job_id: str) -> HttpResponse:
     """The status fragment alone: what pending elements poll when the socket is down."""
     return _status(request, services.job_for_user(request.user, job_id))
 
 
 @login_required
 @require_GET
-def job_list(request: HtmxHttpRequest) -> HttpResponse:
+def job_list(request: Request) -> HttpResponse:
     jobs = Job.objects.filter(owner=request.user).order_by("-created_at")
     page = Paginator(jobs, 25).get_page(request.GET.get("page"))
     return render(request, "jobs/job_list.html", {"page": page})
@@ -91,7 +87,7 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_detail(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
+def job_detail(request: Request, job_id: str) -> HttpResponse:
     job = services.job_for_user(request.user, job_id)
     context = {"job": job, **queueing.position_and_eta(job)}
     return render(request, "jobs/job_detail.html", context)
@@ -99,7 +95,7 @@ def job_detail(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_report(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
+def job_report(request: Request, job_id: str) -> HttpResponse:
     job = services.job_for_user(request.user, job_id)
     data = JobData.objects.filter(job=job).values_list("payload", flat=True).first()
     if job.kind != report.KIND.name or job.state != State.SUCCEEDED or data is None:
@@ -110,7 +106,7 @@ def job_report(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def cancel(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
+def cancel(request: Request, job_id: str) -> HttpResponse:
     job = services.cancel_job(user=request.user, job=services.job_for_user(request.user, job_id))
     if request.htmx:
         return _status(request, job)
@@ -119,7 +115,7 @@ def cancel(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def rerun(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
+def rerun(request: Request, job_id: str) -> HttpResponse:
     old = services.job_for_user(request.user, job_id)
     try:
         job, _ = services.rerun_job(user=request.user, job=old)
@@ -135,7 +131,7 @@ def rerun(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def download(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
+def download(request: Request, job_id: str) -> HttpResponseBase:
     return downloads.file_response(services.job_for_user(request.user, job_id))
 
 
@@ -145,7 +141,7 @@ class UploadForm(forms.Form):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def import_page(request: HtmxHttpRequest) -> HttpResponse:
+def import_page(request: Request) -> HttpResponse:
     """Staff upload a PhilGEPS file; it is checked here and imported by an `import` job."""
     if not request.user.is_staff:
         raise Http404  # the page does not exist for analysts
@@ -154,12 +150,12 @@ def import_page(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "jobs/import.html", _import_context(request, UploadForm()))
 
 
-def _import_context(request: HttpRequest, form: UploadForm, **extra: object) -> dict[str, object]:
+def _import_context(request: Request, form: UploadForm, **extra: object) -> dict[str, object]:
     recent = Job.objects.filter(owner=request.user, kind=imports.KIND.name).order_by("-created_at")[:10]
     return {"form": form, "recent": recent, "max_bytes": settings.IMPORT_MAX_UPLOAD_BYTES, **extra}
 
 
-def _import_upload(request: HtmxHttpRequest) -> HttpResponse:
+def _import_upload(request: Request) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _upload_refused(request, form, "Choose a PhilGEPS .csv or .xlsx file to upload.")
@@ -183,9 +179,7 @@ def _import_upload(request: HtmxHttpRequest) -> HttpResponse:
     return redirect(job)
 
 
-def _upload_refused(
-    request: HtmxHttpRequest, form: UploadForm, message: str, *, status: int = 400
-) -> HttpResponse:
+def _upload_refused(request: Request, form: UploadForm, message: str, *, status: int = 400) -> HttpResponse:
     if request.htmx:
         return render(request, "jobs/_job_refused.html", {"message": message}, status=status)
     return render(request, "jobs/import.html", _import_context(request, form, refusal=message), status=status)
@@ -193,7 +187,7 @@ def _upload_refused(
 
 @login_required
 @require_GET
-def system_page(request: HtmxHttpRequest) -> HttpResponse:
+def system_page(request: Request) -> HttpResponse:
     """Operators' view of the queues, workers and job timings (staff only)."""
     if not request.user.is_staff:
         raise Http404  # the page does not exist for analysts

@@ -85,9 +85,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_module_imports_another_that_imports_it_back():
     modules = project_modules()
-    graph = {
-        name: imported(ast.parse(path.read_text()), modules) - {name} for name, path in modules.items()
-    }
+    graph = {name: imported(ast.parse(path.read_text()), modules) - {name} for name, path in modules.items()}
 
     assert cycles(graph) == []
 

@@ -125,7 +125,7 @@ class FirstDigits(Analysis):
             "",
             *[payload["expected"][d] for d in DIGITS],
         ]
-        overall = _sheet_row("All awards", payload["overall"] | {"flag": False})  # type: ignore[arg-type]
+        overall = _sheet_row("All awards", {**payload["overall"], "flag": False})  # entities are flagged
         return [
             Sheet(
                 "Benford",

@@ -118,7 +118,7 @@ class SupplierConcentration(Analysis):
                 "statistic": f"{e['top_supplier']} took {e['spend_share']:.0%} of the spend and "
                 f"{e['count_share']:.0%} of the {e['awards']} awards",
                 "strength": e["spend_share"] * e["count_share"] * 10,
-                "evidence": {k: e[k] for k in ("awards", "top_supplier", "top_awards", "spend_share", "hhi")},  # type: ignore[literal-required]
+                "evidence": {k: e[k] for k in ("awards", "top_supplier", "top_awards", "spend_share", "hhi")},
                 "baseline": f"flagged at a spend share of {SPEND_SHARE:.0%} and an award share of "
                 f"{COUNT_SHARE:.0%} or more, among entities with {MIN_AWARDS} awards or more",
                 "filters": {"organization": e["name"], "supplier": e["top_supplier"]},

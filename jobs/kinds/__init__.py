@@ -7,7 +7,7 @@ and no migration (Job.kind is a plain string).
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 from jobs.kinds import export, imports, ping, report, scan
 from jobs.kinds.base import KindSpec
@@ -17,6 +17,6 @@ KINDS: dict[str, KindSpec] = {
 }
 
 
-def allowed(user: AbstractBaseUser | AnonymousUser) -> dict[str, KindSpec]:
+def allowed(user: User | AnonymousUser) -> dict[str, KindSpec]:
     """The kinds this user may submit."""
     return {name: spec for name, spec in KINDS.items() if user.is_staff or not spec.staff_only}

@@ -30,7 +30,7 @@ from explorer.models import Award
 from explorer.search import FILTER_NAMES, SearchForm
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
     from jobs.models import Job
 
@@ -151,9 +151,7 @@ class ParamsForm(forms.Form):
     """A kind's params form. `normalized()` returns the params as stored and hashed; `user`
     is the submitter (the filters may name their own result sets only)."""
 
-    def __init__(
-        self, data: Mapping[str, Any] | None = None, *, user: AbstractBaseUser | None = None
-    ) -> None:
+    def __init__(self, data: Mapping[str, Any] | None = None, *, user: User | None = None) -> None:
         super().__init__(data)
         self.user = user
         for bound in self.fields.values():
@@ -168,7 +166,7 @@ class FiltersField(forms.Field):
     """The search filters (a JSON object with the search page's query-string names)."""
 
     default_error_messages = {"invalid": "Filters must be an object of search filters."}
-    user: AbstractBaseUser | None = None
+    user: User | None = None
 
     def to_python(self, value: Any) -> dict[str, str]:
         if value in (None, ""):

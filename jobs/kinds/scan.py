@@ -31,7 +31,8 @@ class ScanParams(ParamsForm):
     pattern = forms.CharField(max_length=200, strip=False)
     mode = forms.ChoiceField(choices=[("substring", "Text"), ("regex", "Regular expression")], required=False)
     case_sensitive = forms.BooleanField(required=False)
-    fields = ListOrOneField(
+    # The param's fixed name (the API's), which happens to be the form's own attribute name.
+    fields = ListOrOneField(  # type: ignore[assignment]
         choices=[(name, label) for name, (label, _) in scan.FIELDS.items()],
         required=False,
         initial=scan.DEFAULT_FIELDS,
@@ -39,7 +40,8 @@ class ScanParams(ParamsForm):
     filters = FiltersField(required=False)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         data["mode"] = data.get("mode") or "substring"
         data["fields"] = sorted(set(data.get("fields") or scan.DEFAULT_FIELDS))
         pattern = data.get("pattern")
