@@ -171,7 +171,9 @@ def start_daphne(log: Path) -> tuple[subprocess.Popen[bytes], int]:
     import socket
 
     port = free_port()
-    process = service_process(["daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], log)
+    process = service_process(
+        ["config.server", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], log
+    )
     deadline = time.monotonic() + 60
     while True:
         try:

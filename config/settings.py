@@ -233,8 +233,22 @@ EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 7, minimum=1)
 IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 200, minimum=1)
 IMPORT_MAX_UPLOAD_BYTES = IMPORT_MAX_UPLOAD_MB * 1024 * 1024
 # An upload is kept until its import job ends; one with no pending job (its job was
-# cancelled while queued, or given up) is deleted once it is this old.
+# cancelled while queued, or given up) is deleted once it is this old, and so is an
+# unfinished chunked upload that received nothing for this long.
 UPLOAD_ORPHAN_SECONDS = 3600
+
+# --- Request limits ------------------------------------------------------------------
+
+# Enforced by the web server (config/server.py) from the headers, before a byte of the
+# body is stored: a larger body is answered 413. The import page sends files in chunks of
+# UPLOAD_CHUNK_MB to its upload route, the only one that takes more.
+REQUEST_MAX_BODY_BYTES = env_int("REQUEST_MAX_BODY_KB", 1024, minimum=64) * 1024
+UPLOAD_CHUNK_BYTES = env_int("UPLOAD_CHUNK_MB", 4, minimum=1) * 1024 * 1024
+REQUEST_BODY_LIMITS = {
+    "jobs:upload-chunk": UPLOAD_CHUNK_BYTES,
+    # The import form without JavaScript: one file of up to a chunk, with its form fields.
+    "jobs:import": UPLOAD_CHUNK_BYTES + 64 * 1024,
+}
 
 # --- Celery (read by config/celery.py with the CELERY_ namespace) --------------------
 
