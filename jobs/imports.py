@@ -1,7 +1,8 @@
 """The import job: a PhilGEPS file uploaded by staff, checked, stored and imported.
 
 The upload is checked in the request (size, extension, content, header) so a bad file is
-refused on the page and never becomes a job. The stored copy gets a random name under
+refused on the page and never becomes a job. Files larger than one request body arrive in
+chunks first (jobs/uploads.py) and get the same checks once whole. The stored copy gets a random name under
 UPLOAD_ROOT (the client's file name is only shown, never used as a path) and is deleted
 when its job ends; remove_orphaned_uploads() catches the ones whose job never ran.
 """
@@ -14,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 
 from explorer import philgeps
 from explorer.importer import import_file
 from explorer.models import ImportRun
+from jobs import services
 from jobs.execution import JobFailed, Outcome, Run
 from jobs.models import PENDING_STATES, Job, Kind
 from jobs.progress import JobCancelled, JobLost
@@ -51,18 +54,23 @@ def check_size(size: int | None) -> None:
         )
 
 
+def check_name(client_name: str) -> str:
+    """The file's suffix, if the importer reads that kind of file (else UploadRefused)."""
+    suffix = Path(client_name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise UploadRefused(
+            f"Upload a PhilGEPS .csv or .xlsx file ({Path(client_name).name or 'this file'} is neither)."
+        )
+    return suffix
+
+
 def store_upload(upload: UploadedFile) -> str:
     """Check an uploaded file and store it; its stored name, or UploadRefused.
 
     Nothing is written to the database here, and a refused file is not kept.
     """
     check_size(upload.size)
-    client_name = upload.name or ""
-    suffix = Path(client_name).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise UploadRefused(
-            f"Upload a PhilGEPS .csv or .xlsx file ({Path(client_name).name or 'this file'} is neither)."
-        )
+    suffix = check_name(upload.name or "")
     if upload.size == 0:
         raise UploadRefused("The file is empty.")
     name = f"{uuid.uuid4().hex}{suffix}"
@@ -72,14 +80,15 @@ def store_upload(upload: UploadedFile) -> str:
         with open(path, "xb") as handle:
             for chunk in upload.chunks():
                 handle.write(chunk)
-        _check_content(path, suffix)
+        check_content(path, suffix)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     return name
 
 
-def _check_content(path: Path, suffix: str) -> None:
+def check_content(path: Path, suffix: str) -> None:
+    """The stored file is what its name says, and PhilGEPS data (else UploadRefused)."""
     try:
         sniffed = philgeps.sniff_format(path)
         if sniffed != suffix.lstrip("."):
@@ -157,4 +166,21 @@ def remove_orphaned_uploads(*, older_than: float | None = None) -> int:
         if path.is_file() and path.name not in pending and path.stat().st_mtime < cutoff:
             path.unlink(missing_ok=True)
             removed += 1
-    return removed
+    from jobs import uploads  # it builds on this module
+
+    return removed + uploads.remove_stale(
+        older_than=settings.UPLOAD_ORPHAN_SECONDS if older_than is None else older_than
+    )
+
+
+def submit_import(*, user: AbstractBaseUser, stored: str, name: str) -> Job:
+    """Start the import job of a stored upload. The file is deleted if the job is refused
+    (services.TooManyJobs, services.InvalidParams): no job will ever read it."""
+    try:
+        job, _ = services.submit_job(
+            user=user, kind=Kind.IMPORT, params={"upload": stored, "name": name[-200:]}
+        )
+    except (services.TooManyJobs, services.InvalidParams):
+        upload_path(stored).unlink(missing_ok=True)
+        raise
+    return job

@@ -188,7 +188,8 @@ def import_page(request: HtmxHttpRequest) -> HttpResponse:
 
 def _import_context(request: HttpRequest, form: UploadForm, **extra: object) -> dict[str, object]:
     recent = Job.objects.filter(owner=request.user, kind=Kind.IMPORT).order_by("-created_at")[:10]
-    return {"form": form, "recent": recent, "max_bytes": settings.IMPORT_MAX_UPLOAD_BYTES, **extra}
+    limits = {"max_bytes": settings.IMPORT_MAX_UPLOAD_BYTES, "chunk_bytes": settings.UPLOAD_CHUNK_BYTES}
+    return {"form": form, "recent": recent, **limits, **extra}
 
 
 def _import_upload(request: HtmxHttpRequest) -> HttpResponse:
@@ -200,14 +201,11 @@ def _import_upload(request: HtmxHttpRequest) -> HttpResponse:
         stored = imports.store_upload(upload)
     except imports.UploadRefused as exc:
         return _upload_refused(request, form, str(exc))
-    params = {"upload": stored, "name": (upload.name or "upload")[-200:]}
     try:
-        job, _ = services.submit_job(user=request.user, kind=Kind.IMPORT, params=params)
+        job = imports.submit_import(user=request.user, stored=stored, name=upload.name or "upload")
     except services.TooManyJobs as exc:
-        imports.upload_path(stored).unlink(missing_ok=True)
         return _upload_refused(request, form, str(exc), status=429)
     except services.InvalidParams as exc:
-        imports.upload_path(stored).unlink(missing_ok=True)
         text = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in exc.errors.items())
         return _upload_refused(request, form, f"The import could not start: {text}")
     if request.htmx:
