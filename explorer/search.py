@@ -9,6 +9,7 @@ The query-string names are a fixed interface (DESIGN.md): `q`, `organization`, `
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -56,6 +57,16 @@ RELEVANCE_CANDIDATES = 2_000
 # How long a page of a large result may walk its sort index before it is sorted instead.
 WALK_TIMEOUT_MS = 150
 MAX_AMOUNT = Decimal("1e16")
+CENTS = Decimal("0.01")
+AMOUNT_ERRORS = {"max_value": "Enter an amount up to 10,000,000,000,000,000.", "invalid": "Enter a number."}
+# Cursors are written by keyset_page() only: anything else in `after` is a broken link. The
+# patterns admit exactly what it writes (the amount column is numeric(18, 2), ids bigint),
+# so no NaN, Infinity, exponent or out-of-range number reaches a query.
+AMOUNT_CURSOR = re.compile(r"-?[0-9]{1,16}(\.[0-9]{1,2})?")
+DATE_CURSOR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ID_CURSOR = re.compile(r"[0-9]{1,19}")
+PAGE_CURSOR = re.compile(r"[0-9]{1,3}")
+MAX_ID = 2**63 - 1
 
 
 class SearchForm(forms.Form):
@@ -76,10 +87,20 @@ class SearchForm(forms.Form):
     date_from = forms.DateField(label="Awarded from", required=False)
     date_to = forms.DateField(label="Awarded to", required=False)
     amount_min = forms.DecimalField(
-        label="Amount from (PHP)", required=False, min_value=0, max_value=MAX_AMOUNT, decimal_places=2
+        label="Amount from (PHP)",
+        required=False,
+        min_value=0,
+        max_value=MAX_AMOUNT,
+        decimal_places=2,
+        error_messages=AMOUNT_ERRORS,
     )
     amount_max = forms.DecimalField(
-        label="Amount to (PHP)", required=False, min_value=0, max_value=MAX_AMOUNT, decimal_places=2
+        label="Amount to (PHP)",
+        required=False,
+        min_value=0,
+        max_value=MAX_AMOUNT,
+        decimal_places=2,
+        error_messages=AMOUNT_ERRORS,
     )
     sort = forms.ChoiceField(
         required=False,
@@ -106,6 +127,12 @@ class SearchForm(forms.Form):
             raise forms.ValidationError("Keywords cannot contain a NUL character.")
         return " ".join(value.split())
 
+    def clean_amount_min(self) -> Decimal | None:
+        return _cents(self.cleaned_data["amount_min"])
+
+    def clean_amount_max(self) -> Decimal | None:
+        return _cents(self.cleaned_data["amount_max"])
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         for name in FILTER_NAMES:
@@ -120,6 +147,14 @@ class SearchForm(forms.Form):
         if data.get("sort") == "relevance" and not data.get("q"):
             data["sort"] = ""
         return data
+
+
+def _cents(value: Decimal | None) -> Decimal | None:
+    """An amount in its one spelling: `0e999999`, `-0` and `1E+5` pass DecimalField's
+    checks (finite, in range, at most two decimals) and become `0.00` and `100000.00`."""
+    if value is None:
+        return None
+    return abs(value.quantize(CENTS)) if value == 0 else value.quantize(CENTS)
 
 
 def active_filters(cleaned: Mapping[str, Any]) -> dict[str, str]:
@@ -332,28 +367,28 @@ def _remaining(name: str, key: Any, descending: bool, cursor: str) -> list[Q]:
         if descending:  # still among the nulls, then every value from the top
             return [is_null & Q(id__lt=last_id), not_null]
         return [is_null & Q(id__gt=last_id)]
+    pattern = DATE_CURSOR if name == "award_date" else AMOUNT_CURSOR
+    if not pattern.fullmatch(raw):
+        raise BadCursor(cursor)
     try:
         if name == "award_date":
             value: Any = Value(dt.date.fromisoformat(raw), output_field=DateField())
         else:
             value = Value(Decimal(raw), output_field=DecimalField())
-    except (ValueError, ArithmeticError):
+    except ValueError:  # a date such as 2024-02-30
         raise BadCursor(cursor) from None
     position = _RowLess((key, F("id")), (value, Value(last_id)), greater=not descending)
     return [Q(position)] if descending else [Q(position), is_null]
 
 
 def _int_cursor(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise BadCursor(text) from None
-    if not 0 <= value < MAX_RELEVANCE_PAGES:
+    if not PAGE_CURSOR.fullmatch(text) or int(text) >= MAX_RELEVANCE_PAGES:
         raise BadCursor(text)
-    return value
+    return int(text)
 
 
 def _int_cursor_id(text: str) -> int:
-    if not text.isdigit():
+    # str.isdigit() admits "²" and "٣", which int() then refuses or reads; ids are bigint.
+    if not ID_CURSOR.fullmatch(text) or int(text) > MAX_ID:
         raise BadCursor(text)
     return int(text)
