@@ -57,7 +57,6 @@ RELEVANCE_CANDIDATES = 2_000
 # How long a page of a large result may walk its sort index before it is sorted instead.
 WALK_TIMEOUT_MS = 150
 MAX_AMOUNT = Decimal("1e16")
-CENTS = Decimal("0.01")
 AMOUNT_ERRORS = {"max_value": "Enter an amount up to 10,000,000,000,000,000.", "invalid": "Enter a number."}
 # Cursors are written by keyset_page() only: anything else in `after` is a broken link. The
 # patterns admit exactly what it writes (the amount column is numeric(18, 2), ids bigint),
@@ -128,10 +127,10 @@ class SearchForm(forms.Form):
         return " ".join(value.split())
 
     def clean_amount_min(self) -> Decimal | None:
-        return _cents(self.cleaned_data["amount_min"])
+        return _plain(self.cleaned_data["amount_min"])
 
     def clean_amount_max(self) -> Decimal | None:
-        return _cents(self.cleaned_data["amount_max"])
+        return _plain(self.cleaned_data["amount_max"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -149,12 +148,15 @@ class SearchForm(forms.Form):
         return data
 
 
-def _cents(value: Decimal | None) -> Decimal | None:
-    """An amount in its one spelling: `0e999999`, `-0` and `1E+5` pass DecimalField's
-    checks (finite, in range, at most two decimals) and become `0.00` and `100000.00`."""
+def _plain(value: Decimal | None) -> Decimal | None:
+    """An amount without an exponent or a sign on zero: `0e999999`, `-0` and `1E+5` pass
+    DecimalField's checks (finite, in range, at most two decimals) and become `0`, `0` and
+    `100000`, as typed amounts are kept (`12.5` stays `12.5`)."""
     if value is None:
         return None
-    return abs(value.quantize(CENTS)) if value == 0 else value.quantize(CENTS)
+    if value.as_tuple().exponent > 0:  # type: ignore[operator]  # finite: checked by the field
+        value = value.quantize(Decimal(1))
+    return abs(value) if value == 0 else value
 
 
 def active_filters(cleaned: Mapping[str, Any]) -> dict[str, str]:
