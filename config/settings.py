@@ -325,6 +325,10 @@ CELERY_BEAT_SCHEDULE = {
 # --- Jobs ----------------------------------------------------------------------------
 
 JOB_ACTIVE_CAP = env_int("JOB_ACTIVE_CAP", 3, minimum=1)
+# Quotas over time (jobs/quotas.py); 0 turns one off. A user may start this many jobs in
+# any hour, and keep this much in result files (past it, their oldest files expire).
+JOB_HOURLY_QUOTA = env_int("JOB_HOURLY_QUOTA", 100)
+EXPORT_STORAGE_QUOTA_MB = env_int("EXPORT_STORAGE_QUOTA_MB", 1024)
 EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 5_000_000, minimum=1)
 # A running job writes a heartbeat with each progress update (several a second); one
 # silent for JOB_STALE_SECONDS is requeued, or failed after JOB_MAX_ATTEMPTS, by beat.

@@ -191,7 +191,10 @@ def jobs(request: HttpRequest) -> HttpResponse:
     except services.InvalidParams as exc:
         return error(400, "Invalid job request.", fields=exc.errors)
     except services.TooManyJobs as exc:
-        return error(429, str(exc))
+        response = error(429, str(exc))
+        if exc.retry_after:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     return JsonResponse(job_json(job), status=201 if created else 200)
 
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from explorer.models import Award
 from explorer.search import SearchForm, awards_matching
-from jobs import progress
+from jobs import progress, quotas
 from jobs.kinds import KINDS
 from jobs.models import Job, JobData, State
 from jobs.progress import JobCancelled, JobLost, Reporter
@@ -188,6 +188,8 @@ def _succeed(job: Job, outcome: Outcome) -> str:
         JobData.objects.update_or_create(job_id=job.id, defaults={"payload": outcome.data})
     if not _finish(job, State.SUCCEEDED, message="Done", **updates):
         return "lost"
+    if outcome.file is not None:
+        quotas.expire_over_storage(owner_id=job.owner_id)  # oldest files past the user's quota
     return "succeeded"
 
 

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from jobs import progress
+from jobs import progress, quotas
 from jobs.kinds import KINDS, params_hash
 from jobs.models import PENDING_STATES, Job, Kind, State
 
@@ -30,10 +30,23 @@ class InvalidParams(Exception):
 
 
 class TooManyJobs(Exception):
+    retry_after: int | None = None  # seconds, when known (the API sends it as Retry-After)
+
     def __init__(self, cap: int) -> None:
         super().__init__(
             f"You already have {cap} jobs queued or running. Wait for one to finish or cancel one."
         )
+
+
+class HourlyQuotaExceeded(TooManyJobs):
+    def __init__(self, quota: int, retry_after: int) -> None:
+        minutes = max(1, round(retry_after / 60))
+        Exception.__init__(
+            self,
+            f"You started {quota} jobs in the last hour, the most one user may. "
+            f"The next can start in about {minutes} minute{'' if minutes == 1 else 's'}.",
+        )
+        self.retry_after = retry_after
 
 
 def job_for_user(user: AbstractBaseUser, job_id: object) -> Job:
@@ -84,6 +97,8 @@ def submit_job(*, user: AbstractBaseUser, kind: str, params: object) -> tuple[Jo
                     return Job.objects.get(pk=pk), False
             if len(keys) >= settings.JOB_ACTIVE_CAP:
                 raise TooManyJobs(settings.JOB_ACTIVE_CAP)
+            if wait := quotas.hourly_wait(user=user):
+                raise HourlyQuotaExceeded(settings.JOB_HOURLY_QUOTA, wait)
             job = Job.objects.create(
                 owner=user,
                 kind=kind,

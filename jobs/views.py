@@ -16,7 +16,7 @@ from django_htmx.middleware import HtmxDetails
 
 from explorer import scan
 from explorer.search import FILTER_NAMES, SearchForm, active_filters
-from jobs import downloads, imports, progress, queueing, reports, services, system
+from jobs import downloads, imports, progress, queueing, quotas, reports, services, system
 from jobs.kinds import params_hash
 from jobs.models import PENDING_STATES, Job, JobData, Kind, State
 
@@ -119,7 +119,7 @@ def job_status(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
 def job_list(request: HtmxHttpRequest) -> HttpResponse:
     jobs = Job.objects.filter(owner=request.user).order_by("-created_at")
     page = Paginator(jobs, 25).get_page(request.GET.get("page"))
-    return render(request, "jobs/job_list.html", {"page": page})
+    return render(request, "jobs/job_list.html", {"page": page, "quota": quotas.usage(user=request.user)})
 
 
 @login_required
