@@ -349,6 +349,16 @@ JOB_TEST_SLOWDOWN_MS = env_int("JOB_TEST_SLOWDOWN_MS", 0)
 if PRODUCTION and JOB_TEST_SLOWDOWN_MS:
     raise ImproperlyConfigured("JOB_TEST_SLOWDOWN_MS is for tests; unset it in production")
 
+# --- Health check (jobs/health.py) ---------------------------------------------------
+
+# /healthz answers from check results at most this old (one run per process at a time),
+# so calls to it open no connections of their own. The error texts are for staff and for
+# `Authorization: Token <HEALTHZ_TOKEN>` (a monitor without a user account); unset: staff only.
+HEALTHZ_CACHE_SECONDS = env_int("HEALTHZ_CACHE_SECONDS", 5)
+HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN")
+if HEALTHZ_TOKEN and len(HEALTHZ_TOKEN) < 20:
+    raise ImproperlyConfigured("HEALTHZ_TOKEN must be at least 20 random characters")
+
 # --- Open Contracting (OCDS) -----------------------------------------------------------
 
 # The ocid prefix registered with the Open Contracting Partnership (explorer/ocds.py).
