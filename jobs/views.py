@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
@@ -68,7 +69,12 @@ def _refused(request: HtmxHttpRequest, message: str, *, status: int) -> HttpResp
     if request.htmx:
         return render(request, "jobs/_job_refused.html", {"message": message}, status=status)
     messages.error(request, message)
-    return redirect(request.META.get("HTTP_REFERER") or "explorer:search")
+    # Back to the page the form was on, but only on this site: the header is the client's.
+    referer = request.META.get("HTTP_REFERER", "")
+    safe = url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return redirect(referer if safe else "explorer:search")
 
 
 def search_actions_context(request: HttpRequest) -> dict[str, object]:
