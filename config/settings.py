@@ -95,6 +95,24 @@ if env_bool("DJANGO_BEHIND_TLS_PROXY", default=PRODUCTION):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts, styles, connections (the job socket
+# included) and form posts from this site only, and no inline script or style anywhere.
+# htmx is configured not to need inline styles or eval (templates/base.html); its
+# pending-job polling is an event from static/js/jobs.js, not a JavaScript trigger filter.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 # HSTS and the preload list are commitments an operator opts into (DJANGO_HSTS_SECONDS,
 # DJANGO_HSTS_PRELOAD); leaving them off is a decision, not a deployment warning.
 SILENCED_SYSTEM_CHECKS = []
@@ -126,10 +144,12 @@ MIDDLEWARE = [
     "jobs.health.HealthCheckMiddleware",  # first: before host checks and HTTPS redirects
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",  # after WhiteNoise: pages get the policy, static files need none
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.cache_control.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -425,5 +445,10 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Failed logins and lockouts are warnings; axes' start-up banner and per-attempt
+        # chatter are not worth a line each.
+        "axes": {"level": "WARNING"},
+    },
 }
