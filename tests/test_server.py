@@ -124,6 +124,14 @@ class RssSampler(threading.Thread):
             self.peak = max(self.peak, self.process.memory_info().rss)
             time.sleep(0.01)
 
+    def __enter__(self) -> RssSampler:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.join(5)
+
 
 @contextmanager
 def watching(daphne) -> Iterator[tuple[Poller, RssSampler]]:  # type: ignore[no-untyped-def]

@@ -31,8 +31,8 @@
 
     result.replaceChildren();
     if (file.size > Number(form.dataset.maxBytes)) {
-      return refuse(result, "The file is " + megabytes(file.size) + "; the import page takes files up to " +
-        form.dataset.maxText + ".");
+      return refuse(result, "The file is " + exactMegabytes(file.size) + "; the import page takes files up to " +
+        exactMegabytes(Number(form.dataset.maxBytes)) + ".");
     }
     button.disabled = true;
     box.hidden = false;
@@ -161,6 +161,11 @@
 
   function megabytes(bytes) {
     return (bytes / 1048576).toFixed(1) + " MB";
+  }
+
+  // Up to two decimals, none trailing: a file just over the limit must not read as equal to it.
+  function exactMegabytes(bytes) {
+    return String(Number((bytes / 1048576).toFixed(2))) + " MB";
   }
 
   function wait(ms) {
