@@ -70,8 +70,9 @@ class GuardedChannel(http.HTTPChannel):
     _body_seen = 0
 
     def allHeadersReceived(self) -> None:
-        self._body_limit = body_limit(self._path)
         self._body_seen = 0
+        # Most requests have no body (length 0): no route lookup for them. None is chunked.
+        self._body_limit = body_limit(self._path) if self.length != 0 else 0
         if self.length is not None and self.length > self._body_limit:
             # Before gotLength(): no file is opened for the body, no "100 Continue" is sent.
             self._refuse(413, self._too_large(), body_left=self.length)
