@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from jobs import downloads, queueing, services
-from jobs.models import PENDING_STATES, ApiToken, Job
+from jobs.models import PENDING_STATES, ApiToken, Job, State
 
 View = Callable[..., HttpResponse]
 
@@ -177,8 +177,11 @@ def jobs(request: HttpRequest) -> HttpResponse:
         state = request.GET.get("state")
         if state == "active":
             mine = mine.filter(state__in=PENDING_STATES)
-        elif state:
+        elif state in State.values:
             mine = mine.filter(state=state)
+        elif state:  # "\x00" would reach PostgreSQL, which refuses it with an error
+            choices = ", ".join(["active", *State.values])
+            return error(400, "Unknown state.", fields={"state": [f"Choose one of: {choices}."]})
         return JsonResponse({"jobs": [job_json(job) for job in mine.order_by("-created_at")[:100]]})
     try:
         body = parse_job_request(request)

@@ -84,6 +84,24 @@ def test_any_api_body_answers_a_job_or_a_refusal_naming_the_field(alice_client, 
         assert_names_its_fields(response)
 
 
+@pytest.mark.parametrize("state", ["\x00", "a\x00b", "nonsense"])
+def test_an_unknown_state_filter_is_a_400_naming_it(alice_client, state):
+    response = alice_client.get("/api/jobs/", {"state": state})
+
+    assert response.status_code == 400
+    assert response.json()["fields"]["state"][0].startswith("Choose one of: active, queued")
+
+
+@FUZZ
+@given(state=TEXT)
+def test_any_state_filter_on_the_job_list_answers_a_list_or_a_400(alice_client, state):
+    response = alice_client.get("/api/jobs/", {"state": state})
+
+    assert response.status_code in (200, 400), (state, response.status_code)
+    if response.status_code == 400:
+        assert set(response.json()["fields"]) == {"state"}
+
+
 @FUZZ
 @given(raw=st.binary(max_size=200))
 def test_any_bytes_as_an_api_body_are_refused_not_a_500(alice_client, raw):
