@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import socket
 import statistics
@@ -129,7 +130,8 @@ def main() -> None:
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
     daphne, port = start_daphne(out / "hostile-daphne.log")
-    lines: list[str] = []
+    # Other work on the machine shows in the latencies: say how busy it was.
+    lines = [f"load average at the start: {os.getloadavg()[0]:.1f} on {psutil.cpu_count()} cores"]
     try:
         poller = Poller(port)
         poller.start()

@@ -152,6 +152,9 @@ class GuardedServer(daphne.server.Server):
     def run(self) -> None:
         # Server.run() builds its HTTP factory from this module-level name.
         daphne.server.HTTPFactory = GuardedHTTPFactory
+        # The first URL lookup imports every view module (about a second): do it now, not
+        # on the reactor thread when the first request with a body arrives, holding all others.
+        body_limit(b"/")
         super().run()
 
 
