@@ -26,7 +26,7 @@ $(VENV)/.installed: requirements.txt
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap_local
-	RUN_LOCAL_WORKER=1 $(PY) -m daphne -b $(HOST) -p $(PORT) config.asgi:application
+	RUN_LOCAL_WORKER=1 $(PY) -m config.server -b $(HOST) -p $(PORT) config.asgi:application
 
 ## The whole suite: once in local mode (SQLite, in-memory), once against the real services.
 test: test-local test-services

@@ -9,6 +9,7 @@ Every variable read here is listed in .env.example and the README (tests check b
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -94,6 +95,24 @@ if env_bool("DJANGO_BEHIND_TLS_PROXY", default=PRODUCTION):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts, styles, connections (the job socket
+# included) and form posts from this site only, and no inline script or style anywhere.
+# htmx is configured not to need inline styles or eval (templates/base.html); its
+# pending-job polling is an event from static/js/jobs.js, not a JavaScript trigger filter.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 # HSTS and the preload list are commitments an operator opts into (DJANGO_HSTS_SECONDS,
 # DJANGO_HSTS_PRELOAD); leaving them off is a decision, not a deployment warning.
 SILENCED_SYSTEM_CHECKS = []
@@ -116,6 +135,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "channels",
     "django_htmx",
+    "axes",
     "explorer",
     "jobs",
 ]
@@ -124,13 +144,16 @@ MIDDLEWARE = [
     "jobs.health.HealthCheckMiddleware",  # first: before host checks and HTTPS redirects
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",  # after WhiteNoise: pages get the policy, static files need none
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.cache_control.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the login page's refusal
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -199,6 +222,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes, config/login.py): a username is locked from one address
+# after LOGIN_FAILURE_LIMIT wrong passwords, for LOGIN_LOCKOUT_MINUTES. By username and
+# address together, so neither a guesser elsewhere nor a colleague behind the same NAT
+# locks a user out. Axes' backend comes first: it refuses a locked-out attempt before the
+# password is hashed.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+# Password hashes one web process computes at once; more logins wait a few seconds, then
+# get "try again" (each hash is about 0.7 s of CPU).
+LOGIN_HASH_CONCURRENCY = env_int("LOGIN_HASH_CONCURRENCY", 2, minimum=1)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "config.login.client_ip"
+AXES_LOCKOUT_CALLABLE = "config.login.locked_out"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "explorer:search"
 LOGOUT_REDIRECT_URL = "login"
@@ -233,8 +273,22 @@ EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 7, minimum=1)
 IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 200, minimum=1)
 IMPORT_MAX_UPLOAD_BYTES = IMPORT_MAX_UPLOAD_MB * 1024 * 1024
 # An upload is kept until its import job ends; one with no pending job (its job was
-# cancelled while queued, or given up) is deleted once it is this old.
+# cancelled while queued, or given up) is deleted once it is this old, and so is an
+# unfinished chunked upload that received nothing for this long.
 UPLOAD_ORPHAN_SECONDS = 3600
+
+# --- Request limits ------------------------------------------------------------------
+
+# Enforced by the web server (config/server.py) from the headers, before a byte of the
+# body is stored: a larger body is answered 413. The import page sends files in chunks of
+# UPLOAD_CHUNK_MB to its upload route, the only one that takes more.
+REQUEST_MAX_BODY_BYTES = env_int("REQUEST_MAX_BODY_KB", 1024, minimum=64) * 1024
+UPLOAD_CHUNK_BYTES = env_int("UPLOAD_CHUNK_MB", 4, minimum=1) * 1024 * 1024
+REQUEST_BODY_LIMITS = {
+    "jobs:upload-chunk": UPLOAD_CHUNK_BYTES,
+    # The import form without JavaScript: one file of up to a chunk, with its form fields.
+    "jobs:import": UPLOAD_CHUNK_BYTES + 64 * 1024,
+}
 
 # --- Celery (read by config/celery.py with the CELERY_ namespace) --------------------
 
@@ -311,6 +365,10 @@ CELERY_BEAT_SCHEDULE = {
 # --- Jobs ----------------------------------------------------------------------------
 
 JOB_ACTIVE_CAP = env_int("JOB_ACTIVE_CAP", 3, minimum=1)
+# Quotas over time (jobs/quotas.py); 0 turns one off. A user may start this many jobs in
+# any hour, and keep this much in result files (past it, their oldest files expire).
+JOB_HOURLY_QUOTA = env_int("JOB_HOURLY_QUOTA", 100)
+EXPORT_STORAGE_QUOTA_MB = env_int("EXPORT_STORAGE_QUOTA_MB", 1024)
 EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 5_000_000, minimum=1)
 # A running job writes a heartbeat with each progress update (several a second); one
 # silent for JOB_STALE_SECONDS is requeued, or failed after JOB_MAX_ATTEMPTS, by beat.
@@ -325,6 +383,16 @@ SCAN_BLOCK_SECONDS = env_int("SCAN_BLOCK_SECONDS", 60, minimum=1)
 REPORT_THRESHOLDS = sorted(
     int(value) for value in env_list("REPORT_THRESHOLDS", "1000000,50000000,100000000") if value.isdigit()
 )
+
+# --- Health check (jobs/health.py) ---------------------------------------------------
+
+# /healthz answers from check results at most this old (one run per process at a time),
+# so calls to it open no connections of their own. The error texts are for staff and for
+# `Authorization: Token <HEALTHZ_TOKEN>` (a monitor without a user account); unset: staff only.
+HEALTHZ_CACHE_SECONDS = env_int("HEALTHZ_CACHE_SECONDS", 5)
+HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN")
+if HEALTHZ_TOKEN and len(HEALTHZ_TOKEN) < 20:
+    raise ImproperlyConfigured("HEALTHZ_TOKEN must be at least 20 random characters")
 
 # --- Open Contracting (OCDS) -----------------------------------------------------------
 
@@ -372,5 +440,10 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Failed logins and lockouts are warnings; axes' start-up banner and per-attempt
+        # chatter are not worth a line each.
+        "axes": {"level": "WARNING"},
+    },
 }

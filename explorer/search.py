@@ -9,6 +9,7 @@ parsed value that the page, the keyset pager, the facets and the job buttons all
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -55,6 +56,15 @@ RELEVANCE_CANDIDATES = 2_000
 WALK_TIMEOUT_MS = 150
 MAX_AMOUNT = Decimal("1e16")
 RESULT_SET_GONE = "This result set is not one of your finished scans, or it has expired."
+AMOUNT_ERRORS = {"max_value": "Enter an amount up to 10,000,000,000,000,000.", "invalid": "Enter a number."}
+# Cursors are written by keyset_page() only: anything else in `after` is a broken link. The
+# patterns admit exactly what it writes (the amount column is numeric(18, 2), ids bigint),
+# so no NaN, Infinity, exponent or out-of-range number reaches a query.
+AMOUNT_CURSOR = re.compile(r"-?[0-9]{1,16}(\.[0-9]{1,2})?")
+DATE_CURSOR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ID_CURSOR = re.compile(r"[0-9]{1,19}")
+PAGE_CURSOR = re.compile(r"[0-9]{1,3}")
+MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,12 @@ def _named(model: type[Model], column: str) -> Callable[[str], Q]:
 
 def _amount(label: str) -> forms.DecimalField:
     return forms.DecimalField(
-        label=label, required=False, min_value=0, max_value=MAX_AMOUNT, decimal_places=2
+        label=label,
+        required=False,
+        min_value=0,
+        max_value=MAX_AMOUNT,
+        decimal_places=2,
+        error_messages=AMOUNT_ERRORS,
     )
 
 
@@ -202,6 +217,12 @@ class SearchForm(forms.BaseForm):
             raise forms.ValidationError(RESULT_SET_GONE)
         return value
 
+    def clean_amount_min(self) -> Decimal | None:
+        return _plain(self.cleaned_data["amount_min"])
+
+    def clean_amount_max(self) -> Decimal | None:
+        return _plain(self.cleaned_data["amount_max"])
+
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
@@ -250,6 +271,17 @@ def search_url(filters: Mapping[str, str], *, after: str = "") -> str:
     if after:
         query["after"] = after
     return f"{reverse('explorer:search')}?{urlencode(query)}" if query else reverse("explorer:search")
+
+
+def _plain(value: Decimal | None) -> Decimal | None:
+    """An amount without an exponent or a sign on zero: `0e999999`, `-0` and `1E+5` pass
+    DecimalField's checks (finite, in range, at most two decimals) and become `0`, `0` and
+    `100000`, as typed amounts are kept (`12.5` stays `12.5`)."""
+    if value is None:
+        return None
+    if value.as_tuple().exponent > 0:  # type: ignore[operator]  # finite: checked by the field
+        value = value.quantize(Decimal(1))
+    return abs(value) if value == 0 else value
 
 
 def active_filters(cleaned: Mapping[str, Any]) -> dict[str, str]:
@@ -425,28 +457,28 @@ def _remaining(name: str, key: Any, descending: bool, cursor: str) -> list[Q]:
         if descending:  # still among the nulls, then every value from the top
             return [is_null & Q(id__lt=last_id), not_null]
         return [is_null & Q(id__gt=last_id)]
+    pattern = DATE_CURSOR if name == "award_date" else AMOUNT_CURSOR
+    if not pattern.fullmatch(raw):
+        raise BadCursor(cursor)
     try:
         if name == "award_date":
             value: Any = Value(dt.date.fromisoformat(raw), output_field=DateField())
         else:
             value = Value(Decimal(raw), output_field=DecimalField())
-    except (ValueError, ArithmeticError):
+    except ValueError:  # a date such as 2024-02-30
         raise BadCursor(cursor) from None
     position = _RowLess((key, F("id")), (value, Value(last_id)), greater=not descending)
     return [Q(position)] if descending else [Q(position), is_null]
 
 
 def _int_cursor(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise BadCursor(text) from None
-    if not 0 <= value < MAX_RELEVANCE_PAGES:
+    if not PAGE_CURSOR.fullmatch(text) or int(text) >= MAX_RELEVANCE_PAGES:
         raise BadCursor(text)
-    return value
+    return int(text)
 
 
 def _int_cursor_id(text: str) -> int:
-    if not text.isdigit():
+    # str.isdigit() admits "²" and "٣", which int() then refuses or reads; ids are bigint.
+    if not ID_CURSOR.fullmatch(text) or int(text) > MAX_ID:
         raise BadCursor(text)
     return int(text)

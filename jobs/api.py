@@ -7,6 +7,7 @@ Authenticated by the session (with CSRF on writes, as for any form) or by
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -20,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from config.handlers import Request
 from jobs import downloads, queueing, services
-from jobs.models import PENDING_STATES, ApiToken, Job
+from jobs.models import PENDING_STATES, ApiToken, Job, State
 
 View = Callable[..., HttpResponseBase]
 
@@ -30,6 +31,68 @@ def error(status: int, message: str, **extra: Any) -> JsonResponse:
 
 
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+# A job request is a few hundred bytes nested three deep ({"params": {"filters": {...}}}).
+MAX_JSON_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 8
+_JSON_SPECIAL = re.compile(rb'["\\\[\]{}]')
+
+
+class BadBody(ValueError):
+    """The request body is not a job request; the message says why, for `fields`."""
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep arrays and objects nest in `raw`, counted without parsing it: Python's
+    parser recurses once per level and fails with RecursionError near 1,000.
+
+    One pass over the quotes, backslashes and brackets (a regular expression for whole
+    strings backtracks quadratically on hostile input: 30 s for 64 KB).
+    """
+    depth = deepest = 0
+    in_string = False
+    escaped_at = -1  # the position a backslash inside a string makes literal
+    for match in _JSON_SPECIAL.finditer(raw):
+        position, char = match.start(), match.group()
+        if position == escaped_at:
+            continue
+        if in_string:
+            if char == b"\\":
+                escaped_at = position + 1
+            elif char == b'"':
+                in_string = False
+        elif char == b'"':
+            in_string = True
+        elif char in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def _refuse_constant(name: str) -> None:
+    raise BadBody(f"{name} is not a number JSON allows.")
+
+
+def parse_job_request(request: HttpRequest) -> dict[str, Any]:
+    """The JSON object of a job request, or BadBody: too large, too deep, not JSON."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isascii() or not declared.isdigit() or int(declared) > MAX_JSON_BYTES:
+        raise BadBody(f"Send at most {MAX_JSON_BYTES // 1024} KB of JSON.")
+    raw = request.body
+    if len(raw) > MAX_JSON_BYTES:
+        raise BadBody(f"Send at most {MAX_JSON_BYTES // 1024} KB of JSON.")
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise BadBody(f"The JSON nests deeper than {MAX_JSON_DEPTH} levels.")
+    try:
+        body = json.loads(raw or b"null", parse_constant=_refuse_constant)
+    except BadBody:
+        raise
+    except ValueError:  # JSONDecodeError, bad UTF-8, an integer past Python's digit limit
+        raise BadBody("Send a JSON object.") from None
+    if not isinstance(body, dict):
+        raise BadBody("Send a JSON object.")
+    return body
 
 
 def _token_user(request: HttpRequest) -> User | None:
@@ -115,15 +178,16 @@ def jobs(request: Request) -> HttpResponse:
         state = request.GET.get("state")
         if state == "active":
             mine = mine.filter(state__in=PENDING_STATES)
-        elif state:
+        elif state in State.values:
             mine = mine.filter(state=state)
+        elif state:  # "\x00" would reach PostgreSQL, which refuses it with an error
+            choices = ", ".join(["active", *State.values])
+            return error(400, "Unknown state.", fields={"state": [f"Choose one of: {choices}."]})
         return JsonResponse({"jobs": [job_json(job) for job in mine.order_by("-created_at")[:100]]})
     try:
-        body = json.loads(request.body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error(400, "The body must be JSON.", fields={"body": ["Send a JSON object."]})
-    if not isinstance(body, dict):
-        return error(400, "The body must be a JSON object.", fields={"body": ["Send a JSON object."]})
+        body = parse_job_request(request)
+    except BadBody as exc:
+        return error(400, "The body must be a JSON object.", fields={"body": [str(exc)]})
     try:
         job, created = services.submit_job(
             user=request.user, kind=body.get("kind"), params=body.get("params", {})
@@ -131,7 +195,10 @@ def jobs(request: Request) -> HttpResponse:
     except services.InvalidParams as exc:
         return error(400, "Invalid job request.", fields=exc.errors)
     except services.TooManyJobs as exc:
-        return error(429, str(exc))
+        response = error(429, str(exc))
+        if exc.retry_after:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     return JsonResponse(job_json(job), status=201 if created else 200)
 
 

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from jobs import lifecycle
+from jobs import lifecycle, maintenance
 from jobs.kinds import KINDS
 from jobs.kinds.base import JobCancelled, JobFailed, JobLost, Outcome, Reporter, Run
 from jobs.models import Job, JobData
@@ -87,7 +87,11 @@ def _succeed(job: Job, outcome: Outcome) -> str:
         # Written before the state changes, so "succeeded" is never seen without its data.
         # A lost attempt may write it too: the same params give the same data.
         JobData.objects.update_or_create(job_id=job.id, defaults={"payload": outcome.data})
-    return "succeeded" if lifecycle.finish(job, **updates) else "lost"
+    if not lifecycle.finish(job, **updates):
+        return "lost"
+    if outcome.file is not None:
+        maintenance.expire_over_storage(owner_id=job.owner_id)  # oldest files past the quota
+    return "succeeded"
 
 
 def _remove_temp_files(job: Job) -> None:

@@ -239,9 +239,12 @@ def stop(job: Job) -> bool:
     return _transition(job, "stop", event="cancelled", fields=fields)
 
 
-def expire(job: Job) -> bool:
+EXPIRED_MESSAGE = "The result expired and was deleted"
+
+
+def expire(job: Job, *, message: str = EXPIRED_MESSAGE) -> bool:
     """Its result's retention is over (the caller deletes the file and data)."""
-    fields = {"progress_message": "The result expired and was deleted"}
+    fields = {"progress_message": message}
     return _transition(job, "expire", event="expired", fields=fields, attempt_bound=False)
 
 

@@ -12,28 +12,40 @@ from django.db.models import Q
 from django.utils import timezone
 
 from explorer.models import ResultSet, ResultSetMember
-from jobs import lifecycle, services
+from jobs import lifecycle, quotas, services, uploads
 from jobs.models import PENDING_STATES, Job, JobData, State
 
 
+def expire(job: Job, *, reason: str = lifecycle.EXPIRED_MESSAGE) -> bool:
+    """Mark a finished job expired and delete what it kept (file, result set, report data)."""
+    expired = lifecycle.expire(job, message=reason)
+    # After the state change, so no page offers what is being deleted.
+    if job.file_path:
+        Path(job.file_path).unlink(missing_ok=True)
+    ResultSet.objects.filter(pk=job.id).delete()
+    ResultSetMember.objects.filter(set_id=job.id).delete()
+    JobData.objects.filter(job=job).delete()
+    return expired
+
+
 def expire_files() -> int:
-    """Delete results past their retention (files, result sets, report data) and mark
-    their jobs expired."""
+    """Expire the results past their retention."""
     expired = 0
     for job in Job.objects.filter(state=State.SUCCEEDED, expires_at__lte=timezone.now()).iterator():
-        expired += lifecycle.expire(job)
-        # After the state change, so no page offers what is being deleted.
-        if job.file_path:
-            Path(job.file_path).unlink(missing_ok=True)
-        ResultSet.objects.filter(pk=job.id).delete()
-        ResultSetMember.objects.filter(set_id=job.id).delete()
-        JobData.objects.filter(job=job).delete()
+        expired += expire(job)
     # Temporary files of attempts that died without cleaning up.
     cutoff = time.time() - settings.CELERY_TASK_TIME_LIMIT * 2
     for path in (Path(settings.EXPORT_ROOT) / "tmp").glob("*"):
         if path.stat().st_mtime < cutoff:
             path.unlink(missing_ok=True)
     return expired
+
+
+def expire_over_storage(*, owner_id: int) -> list[Job]:
+    """Expire the user's oldest result files beyond EXPORT_STORAGE_QUOTA_MB (jobs/quotas.py);
+    called after a job's file is published. The jobs expired."""
+    reason = f"Expired early: your result files passed your {quotas.storage_quota_text()} storage quota"
+    return [job for job in quotas.over_storage(owner_id=owner_id) if expire(job, reason=reason[:200])]
 
 
 def check_stale_jobs() -> int:
@@ -76,4 +88,6 @@ def remove_orphaned_uploads(*, older_than: float | None = None) -> int:
         if path.is_file() and path.name not in pending and path.stat().st_mtime < cutoff:
             path.unlink(missing_ok=True)
             removed += 1
-    return removed
+    return removed + uploads.remove_stale(
+        older_than=settings.UPLOAD_ORPHAN_SECONDS if older_than is None else older_than
+    )

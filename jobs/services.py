@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 
 from config.celery import app
-from jobs import kinds, lifecycle, progress
+from jobs import kinds, lifecycle, progress, quotas
 from jobs.kinds.base import KindSpec, params_hash
 from jobs.models import PENDING_STATES, Job, State
 
@@ -30,10 +30,23 @@ class InvalidParams(Exception):
 
 
 class TooManyJobs(Exception):
+    retry_after: int | None = None  # seconds, when known (the API sends it as Retry-After)
+
     def __init__(self, cap: int) -> None:
         super().__init__(
             f"You already have {cap} jobs queued or running. Wait for one to finish or cancel one."
         )
+
+
+class HourlyQuotaExceeded(TooManyJobs):
+    def __init__(self, quota: int, retry_after: int) -> None:
+        minutes = max(1, round(retry_after / 60))
+        Exception.__init__(
+            self,
+            f"You started {quota} jobs in the last hour, the most one user may. "
+            f"The next can start in about {minutes} minute{'' if minutes == 1 else 's'}.",
+        )
+        self.retry_after = retry_after
 
 
 def job_for_user(user: User, job_id: object) -> Job:
@@ -74,6 +87,8 @@ def submit_job(*, user: User, kind: object, params: object) -> tuple[Job, bool]:
                     return Job.objects.get(pk=pk), False
             if len(keys) >= settings.JOB_ACTIVE_CAP:
                 raise TooManyJobs(settings.JOB_ACTIVE_CAP)
+            if wait := quotas.hourly_wait(user=user):
+                raise HourlyQuotaExceeded(settings.JOB_HOURLY_QUOTA, wait)
             job = lifecycle.create(
                 owner=user, kind=spec.name, params=normalized, params_hash=digest, queue=spec.queue
             )

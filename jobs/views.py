@@ -9,12 +9,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from config.handlers import Request
 from explorer.search import FILTER_NAMES, SearchForm
-from jobs import downloads, panel, progress, queueing, services, system
+from jobs import downloads, panel, progress, queueing, quotas, services, system, uploads
 from jobs.kinds import imports, report
 from jobs.models import Job, JobData, State
 
@@ -55,7 +56,12 @@ def _refused(request: Request, message: str, *, status: int) -> HttpResponse:
     if request.htmx:
         return render(request, "jobs/_job_refused.html", {"message": message}, status=status)
     messages.error(request, message)
-    return redirect(request.META.get("HTTP_REFERER") or "explorer:search")
+    # Back to the page the form was on, but only on this site: the header is the client's.
+    referer = request.META.get("HTTP_REFERER", "")
+    safe = url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return redirect(referer if safe else "explorer:search")
 
 
 @login_required
@@ -82,7 +88,7 @@ def job_status(request: Request, job_id: str) -> HttpResponse:
 def job_list(request: Request) -> HttpResponse:
     jobs = Job.objects.filter(owner=request.user).order_by("-created_at")
     page = Paginator(jobs, 25).get_page(request.GET.get("page"))
-    return render(request, "jobs/job_list.html", {"page": page})
+    return render(request, "jobs/job_list.html", {"page": page, "quota": quotas.usage(user=request.user)})
 
 
 @login_required
@@ -152,7 +158,8 @@ def import_page(request: Request) -> HttpResponse:
 
 def _import_context(request: Request, form: UploadForm, **extra: object) -> dict[str, object]:
     recent = Job.objects.filter(owner=request.user, kind=imports.KIND.name).order_by("-created_at")[:10]
-    return {"form": form, "recent": recent, "max_bytes": settings.IMPORT_MAX_UPLOAD_BYTES, **extra}
+    limits = {"max_bytes": settings.IMPORT_MAX_UPLOAD_BYTES, "chunk_bytes": settings.UPLOAD_CHUNK_BYTES}
+    return {"form": form, "recent": recent, **limits, **extra}
 
 
 def _import_upload(request: Request) -> HttpResponse:
@@ -164,14 +171,11 @@ def _import_upload(request: Request) -> HttpResponse:
         stored = imports.store_upload(upload)
     except imports.UploadRefused as exc:
         return _upload_refused(request, form, str(exc))
-    params = {"upload": stored, "name": (upload.name or "upload")[-200:]}
     try:
-        job, _ = services.submit_job(user=request.user, kind=imports.KIND.name, params=params)
+        job = uploads.submit_import(user=request.user, stored=stored, name=upload.name or "upload")
     except services.TooManyJobs as exc:
-        imports.upload_path(stored).unlink(missing_ok=True)
         return _upload_refused(request, form, str(exc), status=429)
     except services.InvalidParams as exc:
-        imports.upload_path(stored).unlink(missing_ok=True)
         text = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in exc.errors.items())
         return _upload_refused(request, form, f"The import could not start: {text}")
     if request.htmx:

@@ -176,7 +176,7 @@ class Daphne:
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                "config.server",
                 "-b",
                 "127.0.0.1",
                 "-p",

@@ -1,8 +1,9 @@
 """The `import` kind: a PhilGEPS file uploaded by staff, checked, stored and imported.
 
 The upload is checked in the request (size, extension, content, header) so a bad file is
-refused on the page and never becomes a job. The stored copy gets a random name under
-UPLOAD_ROOT (the client's file name is only shown, never used as a path) and is deleted
+refused on the page and never becomes a job. Files larger than one request body arrive in
+chunks first (jobs/uploads.py) and get the same checks once whole. The stored copy gets a
+random name under UPLOAD_ROOT (the client's file name is only shown, never used as a path) and is deleted
 when its job ends; jobs/maintenance.py remove_orphaned_uploads() catches the ones whose
 job never ran.
 """
@@ -52,18 +53,23 @@ def check_size(size: int | None) -> None:
         )
 
 
+def check_name(client_name: str) -> str:
+    """The file's suffix, if the importer reads that kind of file (else UploadRefused)."""
+    suffix = Path(client_name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise UploadRefused(
+            f"Upload a PhilGEPS .csv or .xlsx file ({Path(client_name).name or 'this file'} is neither)."
+        )
+    return suffix
+
+
 def store_upload(upload: UploadedFile) -> str:
     """Check an uploaded file and store it; its stored name, or UploadRefused.
 
     Nothing is written to the database here, and a refused file is not kept.
     """
     check_size(upload.size)
-    client_name = upload.name or ""
-    suffix = Path(client_name).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise UploadRefused(
-            f"Upload a PhilGEPS .csv or .xlsx file ({Path(client_name).name or 'this file'} is neither)."
-        )
+    suffix = check_name(upload.name or "")
     if upload.size == 0:
         raise UploadRefused("The file is empty.")
     name = f"{uuid.uuid4().hex}{suffix}"
@@ -73,14 +79,15 @@ def store_upload(upload: UploadedFile) -> str:
         with open(path, "xb") as handle:
             for chunk in upload.chunks():
                 handle.write(chunk)
-        _check_content(path, suffix)
+        check_content(path, suffix)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     return name
 
 
-def _check_content(path: Path, suffix: str) -> None:
+def check_content(path: Path, suffix: str) -> None:
+    """The stored file is what its name says, and PhilGEPS data (else UploadRefused)."""
     try:
         sniffed = philgeps.sniff_format(path)
         if sniffed != suffix.lstrip("."):

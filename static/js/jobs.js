@@ -1,10 +1,18 @@
 // Live job updates: htmx's ws extension swaps each pushed fragment in by id. This file
 // only adds what the extension cannot know: drop stale fragments (lower data-seq), show a
 // toast when a job finishes while its element is not on this page, and tell pending
-// elements to poll (hx-trigger "[!window.jobsSocketOpen]") while the socket is down.
+// elements to poll (hx-trigger "jobs-poll from:body") every few seconds while the socket
+// is down. An event rather than a trigger filter: htmx runs filters with eval, which the
+// Content-Security-Policy refuses.
 (function () {
   "use strict";
+  var POLL_MS = 3000;
   window.jobsSocketOpen = false;
+  setInterval(function () {
+    if (!window.jobsSocketOpen && document.body) {
+      document.body.dispatchEvent(new CustomEvent("jobs-poll"));
+    }
+  }, POLL_MS);
   document.addEventListener("htmx:wsOpen", function () { window.jobsSocketOpen = true; });
   document.addEventListener("htmx:wsClose", function () { window.jobsSocketOpen = false; });
   document.addEventListener("htmx:wsError", function () { window.jobsSocketOpen = false; });

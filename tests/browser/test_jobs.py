@@ -60,7 +60,7 @@ def job_started_by(page: Page, button: str) -> Job:
 
 
 def wait_socket_open(page: Page) -> None:
-    page.wait_for_function("window.jobsSocketOpen === true")
+    page.wait_for_function("() => window.jobsSocketOpen === true")
 
 
 def test_export_queue_history_toast_and_download(login, start_worker, alice, bob):
@@ -167,14 +167,14 @@ def test_with_the_websocket_blocked_the_page_polls_to_completion(login, worker, 
     polls: list[str] = []
     page.on("request", lambda request: "/status/" in request.url and polls.append(request.url))
     page.goto("/")
-    page.wait_for_function("window.blockedSockets > 0")
+    page.wait_for_function("() => window.blockedSockets > 0")
 
     job = job_started_by(page, "Export to CSV")
     expect(job_element(page, job)).to_have_attribute("data-state", "succeeded", timeout=60_000)
 
     expect(job_element(page, job)).to_contain_text("Done: 120 rows")
     assert polls  # it got there by polling the status fragment
-    assert page.evaluate("window.jobsSocketOpen") is False
+    assert page.evaluate("() => window.jobsSocketOpen") is False
 
 
 def test_staff_import_page_refuses_a_bad_file_and_imports_a_sample(login, start_worker, staff, bob):

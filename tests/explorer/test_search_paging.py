@@ -123,3 +123,81 @@ def test_a_walk_that_times_out_is_sorted_instead_with_the_same_rows(monkeypatch)
 
     assert walk(params, small=False, size=10) == plain
     assert calls[0] == search.WALK_TIMEOUT_MS
+
+
+# --- Hostile cursors (issue 16): every one is a readable 400, never a 500 -------------
+
+HOSTILE_CURSORS = [
+    ("amount", "NaN~5"),
+    ("amount", "sNaN~5"),
+    ("amount", "Infinity~5"),
+    ("-amount", "-Infinity~5"),
+    ("amount", "1e999999~5"),
+    ("amount", "1e-999999~5"),
+    ("amount", "99999999999999999999~5"),
+    ("amount", "12.5~²"),
+    ("amount", "12.5~٣"),
+    ("-date", "~99999999999999999999"),
+    ("-date", "2024-02-30~5"),
+    ("-date", "+2024-01-01~5"),
+    ("date", "2024-01-01~" + "9" * 5000),
+    ("", "NaN"),
+    ("", "1e3"),
+    ("", "-1"),
+    ("", "9" * 5000),
+]
+
+
+@pytest.mark.parametrize(("sort", "after"), HOSTILE_CURSORS)
+def test_a_hostile_cursor_is_a_broken_link_not_a_query(sort, after):
+    demo.seed(awards=30, seed=6)
+    params = {"sort": sort} if sort else {"q": "supply", "sort": "relevance"}
+    data = cleaned(**params)
+
+    with pytest.raises(search.BadCursor):
+        keyset_page(awards_matching(data), search=Search(data), after=after)
+
+
+@pytest.mark.parametrize(("sort", "after"), HOSTILE_CURSORS)
+def test_the_search_page_answers_a_hostile_cursor_with_400_and_a_message(alice_client, sort, after):
+    demo.seed(awards=30, seed=6)
+    params = {"sort": sort, "after": after} if sort else {"q": "supply", "after": after}
+
+    response = alice_client.get("/", params)
+
+    assert response.status_code == 400
+    assert "This page link is broken" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0e999999", "0"),
+        ("-0", "0"),
+        ("-0.00", "0.00"),
+        ("1E+5", "100000"),
+        ("12.5", "12.5"),
+        ("1000", "1000"),
+    ],
+)
+def test_amounts_have_one_spelling(value, expected):
+    assert search.active_filters(cleaned(amount_min=value)) == {"amount_min": expected}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("NaN", "Enter a number."),
+        ("sNaN", "Enter a number."),
+        ("Infinity", "Enter a number."),
+        ("-Infinity", "Enter a number."),
+        ("1e999999", "Enter an amount up to 10,000,000,000,000,000."),
+        ("1e17", "Enter an amount up to 10,000,000,000,000,000."),
+        ("1e-999999", "Ensure that there are no more than 2 decimal places."),
+    ],
+)
+def test_amounts_that_are_not_finite_or_in_range_are_field_errors(value, message):
+    form = SearchForm({"amount_min": value})
+
+    assert not form.is_valid()
+    assert form.errors["amount_min"] == [message]

@@ -84,6 +84,24 @@ def test_any_api_body_answers_a_job_or_a_refusal_naming_the_field(alice_client, 
         assert_names_its_fields(response)
 
 
+@pytest.mark.parametrize("state", ["\x00", "a\x00b", "nonsense"])
+def test_an_unknown_state_filter_is_a_400_naming_it(alice_client, state):
+    response = alice_client.get("/api/jobs/", {"state": state})
+
+    assert response.status_code == 400
+    assert response.json()["fields"]["state"][0].startswith("Choose one of: active, queued")
+
+
+@FUZZ
+@given(state=TEXT)
+def test_any_state_filter_on_the_job_list_answers_a_list_or_a_400(alice_client, state):
+    response = alice_client.get("/api/jobs/", {"state": state})
+
+    assert response.status_code in (200, 400), (state, response.status_code)
+    if response.status_code == 400:
+        assert set(response.json()["fields"]) == {"state"}
+
+
 @FUZZ
 @given(raw=st.binary(max_size=200))
 def test_any_bytes_as_an_api_body_are_refused_not_a_500(alice_client, raw):
@@ -113,3 +131,61 @@ def test_any_job_form_post_answers_a_job_or_a_readable_refusal(alice_client, for
 def test_unknown_job_ids_are_404_not_500(alice_client, job_id, suffix, query):
     assert alice_client.get(f"/jobs/{job_id}/{suffix}", {"x": query}).status_code == 404
     assert alice_client.get(f"/api/jobs/{job_id}/").status_code == 404
+
+
+# --- JSON size and depth (issue 16) ----------------------------------------------------
+
+
+def nested(depth: int) -> str:
+    """`{"kind": "export", "params": {"a": {"a": ... }}}`, `depth` objects deep in all."""
+    return '{"kind": "export", "params": ' + '{"a": ' * (depth - 2) + "1" + "}" * (depth - 2) + "}"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (nested(2000), "The JSON nests deeper than 8 levels."),  # 12 KB, 2,000 deep: once a 500
+        ("[" * 50_000 + "]" * 50_000, "Send at most 64 KB of JSON."),
+        ('{"kind": "export", "params": {}, "pad": "' + "x" * 70_000 + '"}', "Send at most 64 KB of JSON."),
+        ('{"kind": NaN}', "NaN is not a number JSON allows."),
+        ('{"kind": "export", "params": {"format": -Infinity}}', "-Infinity is not a number JSON allows."),
+        ('{"kind": ' + "9" * 5000 + "}", "Send a JSON object."),  # past Python's int digit limit
+        ('"export"', "Send a JSON object."),
+    ],
+)
+def test_oversized_deep_or_non_json_bodies_are_400s_naming_the_body(alice_client, body, message):
+    response = alice_client.post("/api/jobs/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"body": [message]}
+
+
+def test_a_request_nested_within_the_limit_still_reaches_validation(alice_client):
+    response = alice_client.post("/api/jobs/", nested(8), content_type="application/json")
+
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) <= FIELD_NAMES - {"body"}
+
+
+def parsed_depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(parsed_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(parsed_depth, value), default=0)
+    return 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=JSON
+    | st.recursive(
+        st.text(alphabet='[]{}"\\ab'),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(alphabet='[]{}"\\'), inner),
+    )
+)
+def test_the_depth_counted_before_parsing_is_the_parsed_depth(value):
+    from jobs.api import json_depth
+
+    raw = json.dumps(value, ensure_ascii=False).encode()
+
+    assert json_depth(raw) == parsed_depth(json.loads(raw))

@@ -46,6 +46,28 @@ def test_without_javascript_submit_redirects_to_the_job_page(alice_client):
     assert response["Location"] == Job.objects.get().get_absolute_url()
 
 
+@pytest.mark.parametrize(
+    ("referer", "location"),
+    [
+        ("http://testserver/?q=road", "http://testserver/?q=road"),
+        ("/?q=road", "/?q=road"),
+        ("", "/"),
+        ("https://evil.example/phish", "/"),
+        ("//evil.example/phish", "/"),
+        ("http://testserver.evil.example/", "/"),
+        ("javascript:alert(1)", "/"),
+        ("https:///evil.example", "/"),
+    ],
+)
+def test_a_refused_submit_without_javascript_goes_back_only_to_a_page_of_this_site(
+    alice_client, referer, location
+):
+    response = alice_client.post("/jobs/submit/", {"kind": "export", "format": "pdf"}, HTTP_REFERER=referer)
+
+    assert response.status_code == 302
+    assert response["Location"] == location
+
+
 def test_buttons_are_replaced_by_the_pending_job_of_the_same_search(alice_client, alice):
     job, _ = services.submit_job(user=alice, kind="export", params=export_params("xlsx", q="road"))
 
