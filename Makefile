@@ -16,10 +16,12 @@ SERVICE_ENV := env DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BR
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+# Production pins plus what local mode, tests and tooling add (the image installs only
+# requirements.txt).
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 ## Serve the app on http://$(HOST):$(PORT) (local mode unless DATABASE_URL etc. are set).
@@ -54,12 +56,19 @@ beat: install
 bench: install
 	$(SERVICE_ENV) $(PY) bench/run_all.py
 
-## Re-pin requirements.txt from requirements.in.
+## Re-pin requirements.txt from requirements.in, then requirements-dev.txt (what
+## requirements-dev.in adds, with the production pins held fixed).
+LOCK_VENV := /tmp/philgeps-lock
 lock:
-	rm -rf /tmp/philgeps-lock && $(PYTHON) -m venv /tmp/philgeps-lock
-	/tmp/philgeps-lock/bin/pip install --quiet -r requirements.in
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet -r requirements.in
+	$(LOCK_VENV)/bin/pip freeze > $(LOCK_VENV)/production.txt
 	(echo "# Generated from requirements.in by \`make lock\`: every package pinned."; \
-	 /tmp/philgeps-lock/bin/pip freeze) > requirements.txt
+	 cat $(LOCK_VENV)/production.txt) > requirements.txt
+	$(LOCK_VENV)/bin/pip install --quiet -r requirements-dev.in -c requirements.txt
+	(echo "# Generated from requirements-dev.in by \`make lock\`: every package that tests, tooling and"; \
+	 echo "# local mode add to requirements.txt, pinned."; \
+	 $(LOCK_VENV)/bin/pip freeze | grep -vxF -f $(LOCK_VENV)/production.txt) > requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) var staticfiles
