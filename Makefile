@@ -30,14 +30,15 @@ run: install
 	$(PY) manage.py bootstrap_local
 	RUN_LOCAL_WORKER=1 $(PY) -m daphne -b $(HOST) -p $(PORT) config.asgi:application
 
-## The whole suite: once in local mode (SQLite, in-memory), once against the real services.
+## The whole suite: the local half on a throwaway embedded PostgreSQL (in-memory broker and
+## channel layer), then the tests of real processes against PostgreSQL, RabbitMQ and Redis.
 test: test-local test-services
 
 test-local: install
-	$(LOCAL_ENV) $(PY) -m pytest -m "not postgres and not services and not browser" $(PYTEST_ARGS)
+	$(LOCAL_ENV) $(PY) -m pytest -m "not services and not browser" $(PYTEST_ARGS)
 
 test-services: install
-	$(SERVICE_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+	$(SERVICE_ENV) $(PY) -m pytest -m "services or browser" $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check .

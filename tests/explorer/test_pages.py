@@ -23,12 +23,9 @@ def test_search_page_lists_awards(alice_client, django_assert_max_num_queries):
     demo.seed(awards=120, seed=1)
 
     # Session and user, the page of rows (organizations and suppliers joined), totals, four
-    # facets, the pending jobs behind the job buttons (one query for all): 9. On PostgreSQL
-    # each of the five aggregates also runs in a savepoint with its own statement timeout
-    # (3 more each).
-    from django.db import connection
-
-    with django_assert_max_num_queries(24 if connection.vendor == "postgresql" else 9):
+    # facets, the pending jobs behind the job buttons (one query for all): 9. Each of the
+    # five aggregates also runs in a savepoint with its own statement timeout (3 more each).
+    with django_assert_max_num_queries(24):
         response = alice_client.get(reverse("explorer:search"))
 
     assert response.status_code == 200
@@ -135,7 +132,6 @@ def test_name_suggestions_match_what_was_typed(alice_client):
     assert name in [html.unescape(o) for o in options]
 
 
-@pytest.mark.postgres
 def test_name_suggestions_forgive_a_typo_on_postgresql(alice_client):
     from explorer.models import Supplier
 
