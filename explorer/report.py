@@ -215,7 +215,7 @@ def _rounding(base: QuerySet[Award]) -> dict[str, Any]:
     }
 
 
-# Portable SQL (PostgreSQL and SQLite): one row per entity with its top supplier.
+# One row per entity with its top supplier.
 CONCENTRATION_SQL = """
 WITH pairs AS (
     SELECT organization_id AS org, supplier_id AS supplier, COUNT(*) AS n,

@@ -15,7 +15,6 @@ from typing import Any
 
 from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db import connection
 from django.db.models import BooleanField, DateField, DecimalField, F, Func, Q, QuerySet, Value
 
 from explorer import aggregates
@@ -39,7 +38,7 @@ FILTER_NAMES = (
 )
 # (field, descending). Nulls sort first when descending and last when ascending: that is
 # PostgreSQL's default, so the (award_date, id) and (amount, id) indexes serve the
-# order (and keyset pages) in both directions; SQLite is told the same explicitly.
+# order (and keyset pages) in both directions.
 SORTS = {
     "-date": ("award_date", True),
     "date": ("award_date", False),
@@ -138,17 +137,7 @@ def awards_matching(cleaned: Mapping[str, Any]) -> QuerySet[Award]:
     awards = Award.objects.all()
     query = cleaned.get("q") or ""
     if query:
-        if connection.vendor == "postgresql":
-            search = SearchQuery(query, search_type="websearch", config="english")
-            awards = awards.filter(search_vector=search)
-        else:
-            # SQLite (local mode) has no full-text index: every word must appear.
-            for word in query.split():
-                word = word.strip('"')
-                if word.startswith("-") and len(word) > 1:
-                    awards = awards.exclude(search_text__icontains=word[1:])
-                elif word and word.lower() != "or":
-                    awards = awards.filter(search_text__icontains=word)
+        awards = awards.filter(search_vector=SearchQuery(query, search_type="websearch", config="english"))
     conditions = Q()
     # Names are resolved to ids first: with `organization_id = 42` the planner reads that
     # agency's own row count from the column statistics (one agency holds 17 % of the demo
@@ -190,7 +179,7 @@ def awards_matching(cleaned: Mapping[str, Any]) -> QuerySet[Award]:
 
 def effective_sort(cleaned: Mapping[str, Any]) -> str:
     sort = cleaned.get("sort") or ("relevance" if cleaned.get("q") else "-date")
-    if sort == "relevance" and not (cleaned.get("q") and connection.vendor == "postgresql"):
+    if sort == "relevance" and not cleaned.get("q"):
         return "-date"
     return sort
 
@@ -227,9 +216,7 @@ def keyset_page(
         more = len(rows) > size and page + 1 < MAX_RELEVANCE_PAGES
         return rows[:size], str(page + 1) if more else ""
     name, descending = SORTS[sort]
-    if connection.vendor != "postgresql":
-        rows = _collect(awards, name, descending, after, size, walk=True)
-    elif small:
+    if small:
         rows = _collect(awards, name, descending, after, size, walk=False)
     else:
         # A large result is usually met early along the sort index, but not when its matches

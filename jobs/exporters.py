@@ -1,15 +1,15 @@
 """The export job: awards matching a search, streamed into xlsx or csv.
 
 Text that a spreadsheet could run as a formula (starting with = + - @ tab or CR) gets a
-leading apostrophe, and control characters are removed. On PostgreSQL both happen in
-SQL (`Neutralised`), so the CSV can be streamed by COPY untouched by Python (far faster
-than the csv module) and the xlsx writer only appends rows; `neutralise()` is the same
-rule for SQLite's local mode, and a test holds the two equal.
+leading apostrophe, and control characters are removed. Both happen in SQL
+(`Neutralised`), so the CSV can be streamed by COPY untouched by Python (far faster than
+the csv module) and the xlsx writer only appends rows. `neutralise()` is the same rule
+for the text Python writes itself (the xlsx About sheet, jobs/reports.py), and a test
+holds the two equal.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -59,7 +59,7 @@ def neutralise(value: str) -> str:
 
 
 class Neutralised(Func):
-    """SQL twin of neutralise() for PostgreSQL.
+    """SQL twin of neutralise().
 
     translate() scans its 30-character set for every character of the value, which made
     a 1M-row export spend ~35 s in it; one regular expression (compiled once per query)
@@ -109,8 +109,6 @@ def export(run: Run) -> Outcome:
 
 
 def _select(awards: QuerySet) -> QuerySet:
-    if connection.vendor != "postgresql":
-        return awards.values_list(*(path for _, path, _ in COLUMNS))
     exprs = {}
     for i, (_, path, kind) in enumerate(COLUMNS):
         exprs[f"c{i}"] = (
@@ -120,17 +118,8 @@ def _select(awards: QuerySet) -> QuerySet:
 
 
 def _rows(awards: QuerySet) -> Iterator[Sequence[Any]]:
-    """Rows ready to write; on PostgreSQL fetched by a reader process, batch by batch."""
-    query = _select(awards)
-    if connection.vendor != "postgresql":
-        kinds = [kind for _, _, kind in COLUMNS]
-        for row in query.iterator(chunk_size=BATCH):
-            yield [
-                neutralise(v) if k == "text" and v is not None else str(v) if k == "id" else v
-                for v, k in zip(row, kinds, strict=True)
-            ]
-        return
-    sql, sql_params = query.query.get_compiler(using=awards.db).as_sql()
+    """Rows ready to write, fetched by a reader process, batch by batch."""
+    sql, sql_params = _select(awards).query.get_compiler(using=awards.db).as_sql()
     yield from _rows_from_reader_process(sql, list(sql_params))
 
 
@@ -169,17 +158,6 @@ def reading_connection() -> Iterator[Any]:
 
 
 def _write_csv(run: Run, awards: QuerySet, path: Any) -> int:
-    if connection.vendor != "postgresql":
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(HEADERS)
-            done = 0
-            for row in _rows(awards):
-                writer.writerow(row)
-                done += 1
-                if done % BATCH == 0:
-                    run.reporter.update(done)
-        return done
     # COPY streams CSV straight from PostgreSQL; Python only writes bytes and counts rows
     # (the server sends each row as one CopyData message, which is one chunk here).
     sql, sql_params = _select(awards).query.get_compiler(using=awards.db).as_sql()
