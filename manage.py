@@ -23,7 +23,7 @@ def main() -> None:
         with database:
             execute_from_command_line(sys.argv)
     except embedded_db.EmbeddedPostgresError as exc:
-        sys.exit(f"The local database is not available: {exc}")
+        sys.exit(f"The embedded PostgreSQL failed: {exc}")
 
 
 if __name__ == "__main__":

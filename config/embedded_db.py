@@ -35,6 +35,7 @@ import importlib.util
 import os
 import shlex
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -53,6 +54,8 @@ PORT = 5432  # names the socket file only (.s.PGSQL.5432): the server opens no T
 SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107
 START_SECONDS = 60
 LOG_MAX_BYTES = 10 * 1024 * 1024
+# PostgreSQL's shutdown modes (pg_ctl stop -m) are these signals to the postmaster.
+SHUTDOWN_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
 # Faster and not crash-safe: for the throwaway test clusters only.
 NOT_DURABLE = ("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 
@@ -384,16 +387,29 @@ def _ensure_running(cluster: Cluster, *, durable: bool) -> Start:
 
 
 def stop(cluster: Cluster, *, mode: str = "fast") -> None:
-    """Stop the server if it runs: `fast` rolls back open transactions and checkpoints."""
-    if _postmaster(cluster.pgdata) is None:
+    """Stop the server if it runs: `fast` rolls back open sessions and checkpoints,
+    `immediate` does not (the next start replays the WAL).
+
+    Signalled as pg_ctl does, without pg_ctl: that runs as the server user, who may no
+    longer reach the data directory (a test's temporary folder whose parent another
+    process made private meanwhile), and whose failure would leave the server running.
+    """
+    import psutil
+
+    process = _postmaster(cluster.pgdata)
+    if process is None:
         return
-    pg_ctl = _binaries() / "pg_ctl"
-    done = _owner().run(
-        [pg_ctl, "stop", "-D", cluster.pgdata, "-m", mode, "-w", "-s", "-t", str(START_SECONDS)],
-        cwd=cluster.pgdata,
-    )
-    if done.returncode != 0 and _postmaster(cluster.pgdata) is not None:
-        raise EmbeddedPostgresError(f"PostgreSQL did not stop: {done.stderr.strip()}")
+    with contextlib.suppress(psutil.NoSuchProcess):
+        process.send_signal(SHUTDOWN_SIGNALS[mode])
+        try:
+            process.wait(START_SECONDS)
+        except psutil.TimeoutExpired:
+            raise EmbeddedPostgresError(
+                f"PostgreSQL (pid {process.pid}) did not stop; see {cluster.log}"
+            ) from None
+    if cluster.socket_dir != cluster.pgdata:
+        with contextlib.suppress(OSError):  # left alone if not empty
+            cluster.socket_dir.rmdir()
 
 
 @contextlib.contextmanager

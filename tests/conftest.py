@@ -9,9 +9,11 @@ skipped with the reason, unless REQUIRE_SERVICES=1 (CI), which stops the run ins
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -117,6 +119,25 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
         # In place: Django's connection objects hold this very dict.
         settings.DATABASES["default"]["HOST"] = str(cluster.socket_dir)
         yield
+
+
+@contextlib.contextmanager
+def fresh_data_dir() -> Iterator[Path]:
+    """An empty DATA_DIR for an embedded cluster, removed afterwards. Not under pytest's
+    tmp_path: a pytest session starting beside this one makes pytest's base folder private
+    again, which would lock the database server's own user (when run as root) out."""
+    root = Path(tempfile.mkdtemp(prefix="philgeps-test-"))
+    try:
+        yield root / "var"
+    finally:
+        embedded_db.stop(embedded_db.for_data_dir(root / "var"), mode="immediate")  # if a test left it
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    with fresh_data_dir() as path:
+        yield path
 
 
 # --- Users ----------------------------------------------------------------------------
