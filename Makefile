@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+DEMO_AWARDS ?= 20000
 
 # Real services for the integration half of `make test` (override to point elsewhere).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/philgeps
@@ -12,7 +13,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 LOCAL_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL
 SERVICE_ENV := env DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) REDIS_URL=$(TEST_REDIS_URL)
 
-.PHONY: install run test test-local test-services lint format worker beat bench lock clean
+.PHONY: install run reset-demo-accounts test test-local test-services lint format worker beat bench lock clean
 
 install: $(VENV)/.installed
 
@@ -26,9 +27,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 ## Serve the app on http://$(HOST):$(PORT) (local mode unless DATABASE_URL etc. are set).
 run: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py bootstrap_local
-	RUN_LOCAL_WORKER=1 $(PY) -m daphne -b $(HOST) -p $(PORT) config.asgi:application
+	@$(PY) -m config.local --host $(HOST) --port $(PORT) --demo-awards $(DEMO_AWARDS)
+
+## New random passwords for the demo accounts `make run` prints.
+reset-demo-accounts: install
+	@$(PY) -m config.local --reset-demo-accounts
 
 ## The whole suite: the local half on a throwaway embedded PostgreSQL (in-memory broker and
 ## channel layer), then the tests of real processes against PostgreSQL, RabbitMQ and Redis.

@@ -234,11 +234,10 @@ UPLOAD_ORPHAN_SECONDS = 3600
 
 REDIS_URL = env_str("REDIS_URL")
 # Local mode: the in-memory broker only works inside one process, so `make run` starts a
-# worker thread inside daphne (jobs/local_worker.py). Its host name only keeps kombu from
-# warning that none was given.
+# worker thread inside daphne (config/local.py, jobs/local_worker.py). Its host name only
+# keeps kombu from warning that none was given.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://localhost/"
 LOCAL_WORKER = CELERY_BROKER_URL.startswith("memory://")
-RUN_LOCAL_WORKER = env_bool("RUN_LOCAL_WORKER", default=False)
 # No result backend: the Job row is the result. Celery's results would make every submit
 # subscribe to a Redis channel (slower, bench/throughput_bench.py), a Redis outage would
 # turn job submits into errors (tests/jobs/test_faults.py), and even unused, a Redis

@@ -17,6 +17,7 @@ from django.db.models import Count
 from django.utils import timezone
 from kombu import Connection
 
+from jobs import local_worker
 from jobs.models import Job, Kind, State
 
 TIMEOUT_SECONDS = 1.0
@@ -66,7 +67,7 @@ def queue_depths() -> list[QueueDepth] | None:
 def workers_online() -> list[str] | None:
     """Names of the workers that answer a ping, or None when the broker is unreachable."""
     if settings.LOCAL_WORKER:
-        return ["local worker (inside the web process)"] if settings.RUN_LOCAL_WORKER else []
+        return ["local worker (inside the web process)"] if local_worker.ready.is_set() else []
     from config.celery import app
 
     try:
