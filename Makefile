@@ -18,11 +18,11 @@ SERVICE_ENV := env DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BR
 install: $(VENV)/.installed
 
 # Production pins plus what local mode, tests and tooling add (the image installs only
-# requirements.txt).
+# requirements.txt). pip says only what fails (-qq): the pins leave nothing to choose.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --quiet --upgrade pip
+	$(PY) -m pip install --quiet --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 ## Serve the app on http://$(HOST):$(PORT) (local mode unless DATABASE_URL etc. are set).

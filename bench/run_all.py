@@ -18,6 +18,7 @@ SCRIPTS = [
     ["analysis_bench.py"],
     ["throughput_bench.py"],
     ["sockets_bench.py"],
+    ["startup_bench.py"],
 ]
 
 
