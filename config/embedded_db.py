@@ -234,18 +234,26 @@ def _private_dir(path: Path, owner: _Owner) -> None:
 def _postmaster(pgdata: Path) -> Any:
     """The psutil.Process of the server that postmaster.pid names, if it really is one.
 
-    After a crash the pid may belong to an unrelated process: a postgres started when the
-    file says (its third line) is required.
+    After a crash the pid may belong to an unrelated process: a postgres process working
+    in this data directory that no other one there started is required. (Its start time
+    against the file's is no test: psutil derives it from the boot time, which drifts from
+    the wall clock on a virtual machine, 35 s within an hour here.)
     """
     import psutil
 
+    def in_cluster(process: Any) -> bool:
+        try:
+            return process.name().startswith("postgres") and Path(process.cwd()) == pgdata
+        except psutil.Error:  # gone, or another user's (init, as a parent)
+            return False
+
     try:
-        lines = (pgdata / "postmaster.pid").read_text().splitlines()
-        pid, started = int(lines[0]), int(lines[2])
+        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
         process = psutil.Process(pid)
-        if process.name().startswith("postgres") and abs(process.create_time() - started) < 5:
+        parent = process.parent()
+        if in_cluster(process) and not (parent is not None and in_cluster(parent)):
             return process
-    except (OSError, IndexError, ValueError, psutil.Error):
+    except (OSError, ValueError, psutil.Error):
         pass
     return None
 

@@ -16,6 +16,7 @@ The demo accounts get random passwords once, kept in DATA_DIR/demo-accounts.json
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import logging
@@ -200,12 +201,25 @@ def _serve(application: Any, *, host: str, port: int, accounts: dict[str, str | 
     password = accounts["analyst"]
 
     def ready() -> None:
-        # Called once daphne listens, before it serves: the worker takes its event loop.
-        if settings.LOCAL_WORKER:
-            import asyncio
+        # daphne listens and its reactor is about to run: serve from the first moment it
+        # runs, when Twisted has taken over Ctrl-C and SIGTERM (one that came in between
+        # would be lost in Twisted's start-up, and the server would not stop).
+        from twisted.internet import reactor
 
-            local_worker.start(asyncio.get_event_loop())
-            local_worker.ready.wait(READY_SECONDS)
+        reactor.callWhenRunning(serving)
+
+    def serving() -> None:
+        from twisted.internet import reactor
+
+        try:
+            if settings.LOCAL_WORKER:
+                # daphne set the reactor's loop as this thread's; it is not running yet.
+                local_worker.start(asyncio.get_event_loop())
+                local_worker.ready.wait(READY_SECONDS)
+        except Exception:  # Twisted would swallow it, leaving a server that never says so
+            logging.getLogger(__name__).exception("the in-process worker did not start")
+            reactor.stop()
+            return
         login = f"analyst / {password}" if password else "analyst (make reset-demo-accounts: new password)"
         say(f"Open {url} and log in as {login}")
 
