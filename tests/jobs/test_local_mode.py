@@ -38,8 +38,11 @@ ALARMS = ("Traceback", "ERROR", "WARNING", "CRITICAL", "Exception")
 class LocalRun:
     """One `make run` with its own DATA_DIR and port, its output read line by line."""
 
-    def __init__(self, data_dir: Path, *, demo_awards: int = 20_000, **env: str) -> None:
+    def __init__(
+        self, data_dir: Path, *, demo_awards: int = 20_000, ctrl_c_at_open: bool = False, **env: str
+    ) -> None:
         self.data_dir = data_dir
+        self.ctrl_c_at_open = ctrl_c_at_open
         self.port = free_port()
         self.env = {
             name: value
@@ -69,6 +72,8 @@ class LocalRun:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.append(line.rstrip("\n"))
+            if self.ctrl_c_at_open and OPEN_LINE.match(self.lines[-1]):
+                os.killpg(self.process.pid, signal.SIGINT)  # the moment it shows, as a user may
 
     def _open_line(self) -> re.Match[str] | None:
         if self.process.poll() is not None and not self._reader.is_alive():
@@ -346,6 +351,18 @@ def test_a_start_after_a_kill_9_comes_up_with_its_data_and_sessions(data_dir):
     assert "Stopped." in second.lines, second.output
     assert [line for line in second.lines if any(alarm in line for alarm in ALARMS)] == []
     assert not (second.cluster.pgdata / "postmaster.pid").exists()  # a clean shutdown removes it
+
+
+@pytest.mark.slow
+def test_ctrl_c_as_soon_as_the_open_line_shows_stops_the_server_and_postgresql(data_dir):
+    run = LocalRun(data_dir, demo_awards=500, ctrl_c_at_open=True)
+
+    run.process.wait(30)
+    run._reader.join(30)
+
+    assert "Stopped." in run.lines, run.output
+    assert [line for line in run.lines if any(alarm in line for alarm in ALARMS)] == []
+    assert not (run.cluster.pgdata / "postmaster.pid").exists()  # PostgreSQL stopped cleanly
 
 
 @pytest.mark.slow
