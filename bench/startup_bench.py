@@ -58,9 +58,6 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="philgeps-startup-"))
     clone = folder / "clone"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True, check=True
-    ).stdout.strip()
     env = {
         name: value
         for name, value in os.environ.items()
@@ -77,7 +74,7 @@ def main() -> None:
     alarms = [line for line in app_lines if any(alarm in line for alarm in ALARMS)]
     installed, opened = first_seen["Database:"], first_seen["Open "]
     record(
-        f"First start of `make run` on a fresh clone of {commit}",
+        "First start of `make run` on a fresh clone",
         "python bench/startup_bench.py",
         [
             f"until the Open line: **{opened:.1f} s**: the venv and the pinned packages (from this "
