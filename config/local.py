@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     from config import embedded_db
     from config.asgi import application
 
+    if not settings.DATABASE_URL and embedded_db.binaries() is None:
+        print(embedded_db.UNAVAILABLE, file=sys.stderr)
+        return 1
     try:
         with _database(settings) as where:
             code = _run(args, settings=settings, where=where, application=application)
@@ -53,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:  # before daphne ran, which handles Ctrl-C itself
         code = 0
-    if not args.reset_demo_accounts:
+    if code == 0 and not args.reset_demo_accounts:
         say("Stopped.")
     return code
 
@@ -96,13 +99,21 @@ def _shown(path: Path) -> str:
 
 
 def _run(args: argparse.Namespace, *, settings: Any, where: str, application: Any) -> int:
-    from django.db import OperationalError, connection
+    import psycopg
+    from django.db import connection
 
+    # One plain connection first: the pool daphne uses would retry for its 10 s timeout,
+    # logging a warning each time, before saying the database is unreachable.
+    db = connection.settings_dict
     try:
-        connection.ensure_connection()
-    except OperationalError as exc:
-        print(f"Cannot connect to the database {where}: {exc}", file=sys.stderr)
+        psycopg.connect(
+            dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"], host=db["HOST"],
+            port=db["PORT"] or None, connect_timeout=10,
+        ).close()  # fmt: skip
+    except psycopg.Error as exc:
+        print(f"Cannot connect to the database {where}: {exc}".strip(), file=sys.stderr)
         return 1
+    connection.ensure_connection()
     major, minor = divmod(connection.pg_version, 10_000)
     say(f"Database: PostgreSQL {major}.{minor}, {where}")
     _migrate()

