@@ -104,12 +104,8 @@ def _run(args: argparse.Namespace, *, settings: Any, where: str, application: An
 
     # One plain connection first: the pool daphne uses would retry for its 10 s timeout,
     # logging a warning each time, before saying the database is unreachable.
-    db = connection.settings_dict
     try:
-        psycopg.connect(
-            dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"], host=db["HOST"],
-            port=db["PORT"] or None, connect_timeout=10,
-        ).close()  # fmt: skip
+        psycopg.connect(**connection.get_connection_params(), connect_timeout=10).close()
     except psycopg.Error as exc:
         print(f"Cannot connect to the database {where}: {exc}".strip(), file=sys.stderr)
         return 1
