@@ -19,6 +19,7 @@ SCRIPTS = [
     ["throughput_bench.py"],
     ["sockets_bench.py"],
     ["hostile_bench.py"],
+    ["startup_bench.py"],
 ]
 
 

@@ -17,7 +17,6 @@ def main() -> None:
     parser.add_argument("--awards", type=int, default=1_000_000)
     args = parser.parse_args()
     setup_django()
-    from django.db import connection
 
     from explorer import demo
 
@@ -26,7 +25,7 @@ def main() -> None:
     result = demo.seed(awards=args.awards, seed=1)
     seconds = time.perf_counter() - started
     record(
-        f"seed_demo --awards {args.awards:,} ({connection.vendor})",
+        f"seed_demo --awards {args.awards:,}",
         f"python bench/seed_bench.py --awards {args.awards}",
         [
             f"{result.awards:,} awards, {result.notices:,} notices, {result.line_items:,} line items, "

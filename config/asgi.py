@@ -19,11 +19,9 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from jobs.consumers import JobsConsumer  # noqa: E402
-from jobs.local_worker import with_local_worker  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -33,5 +31,3 @@ application = ProtocolTypeRouter(
         ),
     }
 )
-if settings.LOCAL_WORKER and settings.RUN_LOCAL_WORKER:
-    application = with_local_worker(application)

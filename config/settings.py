@@ -1,8 +1,9 @@
 """Settings for the PhilGEPS Data Explorer, read from the environment only.
 
-A bare checkout runs in *local mode* (SQLite, in-memory broker and channel layer, an
-in-process worker). Setting DATABASE_URL, CELERY_BROKER_URL and REDIS_URL switches each
-part to the real service. DJANGO_ENV=production turns on the deployment checks.
+A bare checkout runs in *local mode* (an embedded PostgreSQL under DATA_DIR, in-memory
+broker and channel layer, an in-process worker). Setting DATABASE_URL, CELERY_BROKER_URL
+and REDIS_URL switches each part to the real service. DJANGO_ENV=production turns on the
+deployment checks.
 Every variable read here is listed in .env.example and the README (tests check both).
 """
 
@@ -16,6 +17,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
+
+from config import embedded_db
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -180,35 +183,26 @@ TEMPLATES = [
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    # daphne serves each request in a thread of its own and turns DB_POOL on (config/asgi.py):
-    # a request borrows a connection from psycopg's pool and gives it back at the end.
-    # Celery processes keep one connection each (Celery would close a pool after each task).
-    DB_POOL = env_bool("DB_POOL", default=False)
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL,
-            conn_max_age=0 if DB_POOL else env_int("DB_CONN_MAX_AGE", 60),
-            conn_health_checks=not DB_POOL,
-        )
-    }
-    if DB_POOL:
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-            "min_size": 2,
-            "max_size": env_int("DB_POOL_SIZE", 20, minimum=1),
-            "timeout": 10,
-        }
+    _database = dj_database_url.parse(DATABASE_URL)
 else:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(DATA_DIR / "db.sqlite3"),
-            # The in-process worker writes while pages read: wait for the lock, don't fail.
-            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
-        }
+    # Local mode: the embedded PostgreSQL under DATA_DIR, over its Unix socket. Settings
+    # never start it: `make run` and manage.py do (config/embedded_db.py), and the local
+    # half of the tests starts a throwaway cluster of its own (tests/conftest.py).
+    _database = embedded_db.database_settings(embedded_db.for_data_dir(DATA_DIR))
+# daphne serves each request in a thread of its own and turns DB_POOL on (config/asgi.py):
+# a request borrows a connection from psycopg's pool and gives it back at the end.
+# Celery processes keep one connection each (Celery would close a pool after each task).
+DB_POOL = env_bool("DB_POOL", default=False)
+_database["CONN_MAX_AGE"] = 0 if DB_POOL else env_int("DB_CONN_MAX_AGE", 60)
+_database["CONN_HEALTH_CHECKS"] = not DB_POOL
+if DB_POOL:
+    _database.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env_int("DB_POOL_SIZE", 20, minimum=1),
+        "timeout": 10,
     }
+DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 # Statement timeout for one search facet or aggregate on a page (ms); a slower one shows
 # "timed out" instead of holding the page.
@@ -293,11 +287,11 @@ REQUEST_BODY_LIMITS = {
 # --- Celery (read by config/celery.py with the CELERY_ namespace) --------------------
 
 REDIS_URL = env_str("REDIS_URL")
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://"
 # Local mode: the in-memory broker only works inside one process, so `make run` starts a
-# worker thread inside daphne (jobs/local_worker.py).
-LOCAL_WORKER = CELERY_BROKER_URL == "memory://"
-RUN_LOCAL_WORKER = env_bool("RUN_LOCAL_WORKER", default=False)
+# worker thread inside daphne (config/local.py, jobs/local_worker.py). Its host name only
+# keeps kombu from warning that none was given.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://localhost/"
+LOCAL_WORKER = CELERY_BROKER_URL.startswith("memory://")
 # No result backend: the Job row is the result. Celery's results would make every submit
 # subscribe to a Redis channel (slower, bench/throughput_bench.py), a Redis outage would
 # turn job submits into errors (tests/jobs/test_faults.py), and even unused, a Redis

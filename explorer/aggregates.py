@@ -1,7 +1,7 @@
 """Bounded aggregates for the pages: result totals and entity summaries (facets:
 explorer/facets.py).
 
-Every query runs under a statement timeout (FACET_TIMEOUT_MS) on PostgreSQL and fetches
+Every query runs under a statement timeout (FACET_TIMEOUT_MS) and fetches
 `limit + 1` rows to know it was truncated; a slow one comes back as timed out, and the
 page says so instead of failing (datasette's facets work the same way).
 """
@@ -36,8 +36,6 @@ class Bounded:
 def bounded(query: Callable[[], T], *, timeout_ms: int | None = None) -> Bounded:
     """Run `query` under the page statement timeout (or `timeout_ms`); timed_out instead
     of an error."""
-    if connection.vendor != "postgresql":
-        return Bounded(query())
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:

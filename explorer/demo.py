@@ -5,8 +5,8 @@ The shape follows REFERENCE.md section 2: a few agencies and suppliers hold most
 rounded to thousands, titles come from procurement vocabulary. A few anomalies are
 planted so the red-flag report has something true to find (see PLANTED).
 
-Rows are generated as plain tuples and written with COPY on PostgreSQL (bulk INSERT on
-SQLite): the ORM would spend most of the time building objects.
+Rows are generated as plain tuples and written with COPY: the ORM would spend most of the
+time building objects.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
-from explorer.importer import sqlite_value
 from explorer.models import (
     Area,
     Award,
@@ -265,14 +264,9 @@ def flush() -> None:
     """Delete every award, notice, line item, lookup row and the result sets that point at
     awards (not users, jobs or import runs)."""
     models = (ResultSetMember, LineItem, Award, Notice, Organization, Supplier, BusinessCategory, Area)
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            tables = ", ".join(model._meta.db_table for model in models)
-            with connection.cursor() as cursor:
-                cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY")
-            return
-        for model in models:
-            model.objects.all()._raw_delete(model.objects.db)
+    tables = ", ".join(model._meta.db_table for model in models)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY")
 
 
 def seed(*, awards: int, seed: int = 1, stdout: Callable[[str], None] = lambda s: None) -> SeedResult:
@@ -472,25 +466,21 @@ def seed(*, awards: int, seed: int = 1, stdout: Callable[[str], None] = lambda s
             ids,
             stdout,
         )
-    if connection.vendor == "postgresql":
-        # The planner needs real statistics for the lookup tables too (name filters and
-        # joins were planned from empty-table estimates until autovacuum came by).
-        with connection.cursor() as cursor:
-            for model in (Organization, Supplier, BusinessCategory, Area):
-                cursor.execute(f"ANALYZE {model._meta.db_table}")
+    # The planner needs real statistics for the lookup tables too (name filters and joins
+    # were planned from empty-table estimates until autovacuum came by).
+    with connection.cursor() as cursor:
+        for model in (Organization, Supplier, BusinessCategory, Area):
+            cursor.execute(f"ANALYZE {model._meta.db_table}")
     return counts
 
 
 @contextlib.contextmanager
 def _secondary_indexes_dropped(models: Sequence[type], stdout: Callable[[str], None]) -> Iterator[None]:
-    """On PostgreSQL, load into empty tables without their secondary indexes, then rebuild them.
+    """Load into empty tables without their secondary indexes, then rebuild them.
 
     Building an index once over a million rows is several times cheaper than updating a
     dozen of them row by row. Unique constraints stay: they are the natural keys.
     """
-    if connection.vendor != "postgresql":
-        yield
-        return
     tables = [model._meta.db_table for model in models]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -700,18 +690,14 @@ class _Tables:
         stdout: Callable[[str], None],
     ) -> None:
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                self._copy(tables, rows, stdout)
-            else:
-                self._insert(tables, rows, stdout)
-            if connection.vendor == "postgresql":
-                for model, _ in tables.values():
-                    table = model._meta.db_table
-                    with connection.cursor() as cursor:
-                        cursor.execute(
-                            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                            f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
-                        )
+            self._copy(tables, rows, stdout)
+            for model, _ in tables.values():
+                table = model._meta.db_table
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
+                    )
 
     def _copy(
         self,
@@ -737,34 +723,6 @@ class _Tables:
                     written += len(buffers[name])
                     buffers[name].clear()
             stdout(f"  {written:,} rows written")
-
-        pending = 0
-        for name, row in rows:
-            buffers[name].append(row)
-            pending += 1
-            if pending >= self.FLUSH_ROWS:
-                flush()
-                pending = 0
-        flush()
-
-    def _insert(
-        self,
-        tables: dict[str, tuple[type, tuple[str, ...]]],
-        rows: Iterator[tuple[str, tuple[object, ...]]],
-        stdout: Callable[[str], None],
-    ) -> None:
-        buffers: dict[str, list[tuple[object, ...]]] = {name: [] for name in tables}
-
-        def flush() -> None:
-            with connection.cursor() as cursor:
-                for name, (model, columns) in tables.items():
-                    if buffers[name]:
-                        marks = ", ".join(["%s"] * len(columns))
-                        cursor.executemany(
-                            f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) VALUES ({marks})",
-                            [tuple(sqlite_value(v) for v in row) for row in buffers[name]],
-                        )
-                        buffers[name].clear()
 
         pending = 0
         for name, row in rows:

@@ -8,12 +8,9 @@ import leaves whole batches behind and simply runs again.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +54,7 @@ def import_file(
     """Import one file and return its ImportRun (refused, failed or succeeded)."""
     run = ImportRun.objects.create(source_name=source_name or Path(path).name)
     counts = Counts()
-    reader = (
-        _SubprocessReader(Path(path)) if connection.vendor == "postgresql" else _InProcessReader(Path(path))
-    )
+    reader = _Reader(Path(path))
     try:
         try:
             layout = reader.open()
@@ -91,36 +86,11 @@ GIN_PENDING_LIST = "64MB"
 
 def _merge_search_index() -> None:
     """Move the batches' pending full-text entries into the index proper (see _write)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT gin_clean_pending_list('award_search_vector'::regclass)")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT gin_clean_pending_list('award_search_vector'::regclass)")
 
 
-class _InProcessReader:
-    """Parses in this process and hands over row tuples (SQLite, where speed matters less)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.source: philgeps.Source | None = None
-
-    def open(self) -> dict[str, Any]:
-        try:
-            self.source = philgeps.open_source(self.path)
-        except OSError as exc:
-            raise philgeps.NotPhilgepsFile(f"The file cannot be read: {exc.strerror}.") from None
-        layout = self.source.layout
-        return {"era": layout.era, "sha256": self.source.sha256, "total_rows": self.source.total_rows}
-
-    def chunks(self) -> Iterator[staging.Chunk]:
-        assert self.source is not None
-        return staging.chunks(self.source)
-
-    def close(self) -> None:
-        if self.source is not None:
-            self.source.rows.close()  # type: ignore[attr-defined]
-
-
-class _SubprocessReader:
+class _Reader:
     """Runs `python -m explorer.staging PATH` and reads COPY-ready batches from it: the
     child parses the next batch while PostgreSQL inserts this one, each on its own core."""
 
@@ -169,64 +139,37 @@ def _finish(run: ImportRun, status: str, message: str, counts: Counts) -> Import
     return run
 
 
-def _write(stages: dict[str, list[tuple[Any, ...]]] | dict[str, bytes], counts: Counts) -> None:
-    """Load one batch's stage rows and move them into the real tables, in one transaction."""
-    postgres = connection.vendor == "postgresql"
+def _write(stages: dict[str, bytes], counts: Counts) -> None:
+    """Load one batch's stage rows (COPY text from the reader process) and move them into
+    the real tables, in one transaction."""
     with transaction.atomic(), connection.cursor() as cursor:
-        if postgres:
-            # Don't wait for the WAL flush of every batch: a crash can lose only the last
-            # batches, and re-running the import (idempotent) restores them.
-            cursor.execute("SET LOCAL synchronous_commit = off")
-            # Let the full-text GIN index collect new entries and merge them in bulk: the
-            # award insert took half as long (bench/import_bench.py, 6.5k -> 10k rows/s).
-            # import_file() merges the pending list at the end, so searches stay fast.
-            cursor.execute(f"SET LOCAL gin_pending_list_limit = '{GIN_PENDING_LIST}'")
-            # A batch joins a few thousand stage rows to the growing real tables on their
-            # unique keys: index lookups. Statistics lag the import, and with them the
-            # planner hash-joined the whole notice table for every batch, so each batch
-            # took longer than the last (line items: 0.9 -> 2.4 s per 100k rows over 500k).
-            cursor.execute("SET LOCAL enable_hashjoin = off")
-            cursor.execute("SET LOCAL enable_mergejoin = off")
+        # Don't wait for the WAL flush of every batch: a crash can lose only the last
+        # batches, and re-running the import (idempotent) restores them.
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        # Let the full-text GIN index collect new entries and merge them in bulk: the
+        # award insert took half as long (bench/import_bench.py, 6.5k -> 10k rows/s).
+        # import_file() merges the pending list at the end, so searches stay fast.
+        cursor.execute(f"SET LOCAL gin_pending_list_limit = '{GIN_PENDING_LIST}'")
+        # A batch joins a few thousand stage rows to the growing real tables on their
+        # unique keys: index lookups. Statistics lag the import, and with them the
+        # planner hash-joined the whole notice table for every batch, so each batch
+        # took longer than the last (line items: 0.9 -> 2.4 s per 100k rows over 500k).
+        cursor.execute("SET LOCAL enable_hashjoin = off")
+        cursor.execute("SET LOCAL enable_mergejoin = off")
         for stage in staging.STAGES:
             rows = stages.get(stage.name)
             if not rows:
                 continue
             columns = ", ".join(stage.columns)
-            if postgres:
-                types = ", ".join(f"{column} {staging.pg_type(column)}" for column in stage.columns)
-                cursor.execute(
-                    f"CREATE TEMP TABLE IF NOT EXISTS {stage.name} ({types}) ON COMMIT DELETE ROWS"
-                )
-                with cursor.cursor.copy(f"COPY {stage.name} ({columns}) FROM STDIN") as copy:
-                    if isinstance(rows, bytes):
-                        copy.write(rows)  # already COPY text, from the reader process
-                    else:
-                        for row in rows:
-                            copy.write_row(row)
-                # A temporary table has no statistics: without them the planner hash-joined
-                # whole notice and supplier tables for every batch, so batches slowed down
-                # as the tables grew (bench/import_bench.py).
-                # Its row count is what the plan needs; one column keeps the ANALYZE cheap.
-                cursor.execute(f"ANALYZE {stage.name} ({stage.columns[0]})")
-            else:
-                # Untyped columns keep values as given; the real columns' types apply on insert.
-                cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage.name} ({columns})")
-                cursor.execute(f"DELETE FROM {stage.name}")
-                marks = ", ".join(["%s"] * len(stage.columns))
-                cursor.executemany(
-                    f"INSERT INTO {stage.name} ({columns}) VALUES ({marks})",
-                    [tuple(sqlite_value(value) for value in row) for row in rows],  # type: ignore[union-attr]
-                )
+            types = ", ".join(f"{column} {staging.pg_type(column)}" for column in stage.columns)
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage.name} ({types}) ON COMMIT DELETE ROWS")
+            with cursor.cursor.copy(f"COPY {stage.name} ({columns}) FROM STDIN") as copy:
+                copy.write(rows)
+            # A temporary table has no statistics: without them the planner hash-joined
+            # whole notice and supplier tables for every batch, so batches slowed down
+            # as the tables grew (bench/import_bench.py).
+            # Its row count is what the plan needs; one column keeps the ANALYZE cheap.
+            cursor.execute(f"ANALYZE {stage.name} ({stage.columns[0]})")
             cursor.execute(stage.insert)
             if stage.counter:
                 setattr(counts, stage.counter, getattr(counts, stage.counter) + cursor.rowcount)
-
-
-def sqlite_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return value.hex  # Django stores UUIDs as 32 hex characters on SQLite
-    return value

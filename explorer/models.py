@@ -5,8 +5,7 @@ notice; awards are the unit of search, export and aggregation, so money is only 
 summed over awards. Natural keys (`key`) are hashes of the identifying columns, which
 makes a re-import of the same file find every row it already holds.
 
-PostgreSQL-only parts (the full-text GIN index, trigram indexes) live in migration 0002
-so that the same models run on SQLite in local mode.
+The full-text GIN index and the trigram indexes are in migration 0002.
 """
 
 from __future__ import annotations
@@ -20,17 +19,11 @@ from django.db.models import Func
 
 
 class SearchDocument(Func):
-    """The stored full-text document of an award.
-
-    On PostgreSQL an English tsvector (stemmed, so "roads" finds "road"); on SQLite the
-    lower-cased text itself, which the substring fallback of the search reads.
-    """
+    """The stored full-text document of an award: an English tsvector (stemmed, so
+    "roads" finds "road")."""
 
     template = "to_tsvector('english'::regconfig, COALESCE(%(expressions)s, ''))"
     output_field = SearchVectorField()
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(compiler, connection, template="lower(COALESCE(%(expressions)s, ''))")
 
 
 class Organization(models.Model):

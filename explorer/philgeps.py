@@ -380,7 +380,7 @@ def natural_key(*parts: Any) -> str:
 
     Stored in a UUID column (16 bytes): its unique index is half the size of a text key's
     and needs no LIKE twin, which matters when inserting millions of rows. Returned as 32
-    hex digits, which PostgreSQL, SQLite and Django's UUIDField all read as that UUID.
+    hex digits, which PostgreSQL and Django's UUIDField both read as that UUID.
     """
     joined = "\x1f".join("" if part is None else str(part) for part in parts)
     return hashlib.sha1(joined.encode("utf-8"), usedforsecurity=False).hexdigest()[:32]

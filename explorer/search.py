@@ -20,7 +20,6 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db import connection
 from django.db.models import BooleanField, DateField, DecimalField, F, Func, Model, Q, QuerySet, Value
 from django.urls import reverse
 
@@ -38,7 +37,7 @@ from explorer.suggest import SuggestInput
 
 # (field, descending). Nulls sort first when descending and last when ascending: that is
 # PostgreSQL's default, so the (award_date, id) and (amount, id) indexes serve the
-# order (and keyset pages) in both directions; SQLite is told the same explicitly.
+# order (and keyset pages) in both directions.
 SORTS = {
     "-date": ("award_date", True),
     "date": ("award_date", False),
@@ -81,17 +80,7 @@ class Filter:
 
 
 def _keywords(query: str) -> Q:
-    if connection.vendor == "postgresql":
-        return Q(search_vector=SearchQuery(query, search_type="websearch", config="english"))
-    # SQLite (local mode) has no full-text index: every word must appear.
-    condition = Q()
-    for word in query.split():
-        word = word.strip('"')
-        if word.startswith("-") and len(word) > 1:
-            condition &= ~Q(search_text__icontains=word[1:])
-        elif word and word.lower() != "or":
-            condition &= Q(search_text__icontains=word)
-    return condition
+    return Q(search_vector=SearchQuery(query, search_type="websearch", config="english"))
 
 
 def _named(model: type[Model], column: str) -> Callable[[str], Q]:
@@ -315,7 +304,7 @@ def awards_matching(cleaned: Mapping[str, Any]) -> QuerySet[Award]:
 
 def effective_sort(cleaned: Mapping[str, Any]) -> str:
     sort = cleaned.get("sort") or ("relevance" if cleaned.get("q") else "-date")
-    if sort == "relevance" and not (cleaned.get("q") and connection.vendor == "postgresql"):
+    if sort == "relevance" and not cleaned.get("q"):
         return "-date"
     return sort
 
@@ -352,9 +341,7 @@ def keyset_page(
         more = len(rows) > size and page + 1 < MAX_RELEVANCE_PAGES
         return rows[:size], str(page + 1) if more else ""
     name, descending = SORTS[sort]
-    if connection.vendor != "postgresql":
-        rows = _collect(awards, name, descending, after, size, walk=True)
-    elif small:
+    if small:
         rows = _collect(awards, name, descending, after, size, walk=False)
     else:
         # A large result is usually met early along the sort index, but not when its matches

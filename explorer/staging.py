@@ -37,10 +37,7 @@ class Stage:
 
 def _lookup_stage(name: str, table: str, columns: tuple[str, ...], counter: str | None) -> Stage:
     cols = ", ".join(columns)
-    # `WHERE true`: SQLite's parser needs it between INSERT ... SELECT and ON CONFLICT.
-    insert = (
-        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {name} WHERE true ON CONFLICT (name) DO NOTHING"
-    )
+    insert = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {name} ON CONFLICT (name) DO NOTHING"
     return Stage(name, columns, insert, counter)
 
 
@@ -88,7 +85,7 @@ STAGES = (
         ("key", *_NOTICE_FIELDS, "org_name", "category_name", "area_name"),
         f"INSERT INTO explorer_notice (key, {_fields('', _NOTICE_FIELDS)}, organization_id, category_id, "
         f"area_id) SELECT s.key, {_fields('s.', _NOTICE_FIELDS)}, o.id, c.id, a.id "
-        f"FROM import_stage_notice s {_LOOKUP_JOINS} WHERE true ON CONFLICT (key) DO NOTHING",
+        f"FROM import_stage_notice s {_LOOKUP_JOINS} ON CONFLICT (key) DO NOTHING",
         "notices_new",
     ),
     Stage(
@@ -98,7 +95,7 @@ STAGES = (
         f"organization_id, category_id, area_id) SELECT s.key, {_fields('s.', _AWARD_FIELDS)}, n.id, sp.id, "
         f"o.id, c.id, a.id FROM import_stage_award s JOIN explorer_notice n ON n.key = s.notice_key "
         f"LEFT JOIN explorer_supplier sp ON sp.name = s.supplier_name {_LOOKUP_JOINS} "
-        f"WHERE true ON CONFLICT (key) DO NOTHING",
+        f"ON CONFLICT (key) DO NOTHING",
         "awards_new",
     ),
     Stage(
@@ -107,7 +104,7 @@ STAGES = (
         f"INSERT INTO explorer_lineitem (key, {_fields('', _ITEM_FIELDS)}, notice_id, award_id) "
         f"SELECT s.key, {_fields('s.', _ITEM_FIELDS)}, n.id, aw.id FROM import_stage_lineitem s "
         f"JOIN explorer_notice n ON n.key = s.notice_key LEFT JOIN explorer_award aw ON aw.key = s.award_key "
-        f"WHERE true ON CONFLICT (key) DO NOTHING",
+        f"ON CONFLICT (key) DO NOTHING",
         "line_items_new",
     ),
 )

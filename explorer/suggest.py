@@ -1,15 +1,13 @@
 """Name suggestions for the organization and supplier filters.
 
-On PostgreSQL the names are ranked by trigram similarity (the pg_trgm GIN indexes from
-migration 0002), so a misspelt "Departmnt of Educaton" still finds its agency; SQLite
-(local mode) falls back to a substring match.
+Names are ranked by trigram similarity (the pg_trgm GIN indexes from migration 0002), so
+a misspelt "Departmnt of Educaton" still finds its agency.
 """
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib.postgres.search import TrigramSimilarity
-from django.db import connection
 from django.db.models import Q
 from django.urls import reverse_lazy
 
@@ -25,15 +23,12 @@ def names(field: str, text: str, *, limit: int = LIMIT) -> list[str]:
     text = " ".join(text.split())[:100]
     if len(text) < MIN_LENGTH:
         return []
-    entities = FIELDS[field].objects.all()
-    if connection.vendor == "postgresql":
-        entities = (
-            entities.annotate(similarity=TrigramSimilarity("name", text))
-            .filter(Q(name__icontains=text) | Q(similarity__gte=MIN_SIMILARITY))
-            .order_by("-similarity", "name")
-        )
-    else:
-        entities = entities.filter(name__icontains=text).order_by("name")
+    entities = (
+        FIELDS[field]
+        .objects.annotate(similarity=TrigramSimilarity("name", text))
+        .filter(Q(name__icontains=text) | Q(similarity__gte=MIN_SIMILARITY))
+        .order_by("-similarity", "name")
+    )
     return list(entities.values_list("name", flat=True)[:limit])
 
 

@@ -7,7 +7,6 @@ second whatever is broken; the database figures are one query each.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,14 +17,13 @@ from django.db.models import Count
 from django.utils import timezone
 from kombu import Connection
 
+from jobs import local_worker
 from jobs.kinds import KINDS
 from jobs.models import Job, State
 
 TIMEOUT_SECONDS = 1.0
 PING_SECONDS = 0.5  # workers answer a ping in milliseconds; the page waits this long
 WINDOW = timedelta(hours=24)
-# The SQLite fallback computes percentiles in Python over at most this many jobs.
-SQLITE_ROW_LIMIT = 50_000
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,7 @@ def queue_depths() -> list[QueueDepth] | None:
 def workers_online() -> list[str] | None:
     """Names of the workers that answer a ping, or None when the broker is unreachable."""
     if settings.LOCAL_WORKER:
-        return ["local worker (inside the web process)"] if settings.RUN_LOCAL_WORKER else []
+        return ["local worker (inside the web process)"] if local_worker.ready.is_set() else []
     from config.celery import app
 
     try:
@@ -104,7 +102,7 @@ def failures_since(*, since: timedelta = WINDOW) -> int:
     return Job.objects.filter(state=State.FAILED, finished_at__gte=timezone.now() - since).count()
 
 
-_POSTGRES_TIMINGS = """
+_TIMINGS = """
     SELECT kind, count(*),
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at)),
            percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at)),
@@ -114,52 +112,14 @@ _POSTGRES_TIMINGS = """
     WHERE finished_at >= %s AND started_at IS NOT NULL
     GROUP BY kind
 """
-_SQLITE_DURATIONS = """
-    SELECT kind,
-           (julianday(started_at) - julianday(created_at)) * 86400.0,
-           (julianday(finished_at) - julianday(started_at)) * 86400.0
-    FROM jobs_job
-    WHERE finished_at >= %s AND started_at IS NOT NULL
-    ORDER BY finished_at DESC
-    LIMIT %s
-"""
-
-
-def percentile(values: list[float], fraction: float) -> float | None:
-    """Linear interpolation between the closest ranks, as PostgreSQL's percentile_cont."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def timings(*, since: timedelta = WINDOW) -> list[Timing]:
     """Median and p95 of queue wait and run time per kind, over jobs that finished (in
     any final state) within `since` after starting."""
-    cutoff = timezone.now() - since
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_POSTGRES_TIMINGS, [cutoff])
-            rows = {kind: row for kind, *row in cursor.fetchall()}
-        else:
-            cursor.execute(_SQLITE_DURATIONS, [cutoff, SQLITE_ROW_LIMIT])
-            waits: dict[str, list[float]] = {}
-            runs: dict[str, list[float]] = {}
-            for kind, wait, run in cursor.fetchall():
-                waits.setdefault(kind, []).append(wait)
-                runs.setdefault(kind, []).append(run)
-            rows = {
-                kind: [
-                    len(waits[kind]),
-                    percentile(waits[kind], 0.5),
-                    percentile(waits[kind], 0.95),
-                    percentile(runs[kind], 0.5),
-                    percentile(runs[kind], 0.95),
-                ]
-                for kind in waits
-            }
+        cursor.execute(_TIMINGS, [timezone.now() - since])
+        rows = {kind: row for kind, *row in cursor.fetchall()}
     return [
         Timing(kind, int(row[0]), *(None if value is None else round(float(value), 1) for value in row[1:]))
         for kind in KINDS

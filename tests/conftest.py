@@ -1,21 +1,27 @@
-"""Shared test setup: named users, sample data paths, and the service gate.
+"""Shared test setup: the database, named users, sample data paths, and the service gate.
 
-Tests marked `postgres`, `services` or `browser` need real PostgreSQL, RabbitMQ/Redis or
-Chromium. When one is missing they are skipped with the reason, unless REQUIRE_SERVICES=1
-(CI), in which case the run stops with a failure instead.
+Without DATABASE_URL (the local half of `make test`) the session runs on a throwaway
+embedded PostgreSQL of its own (config/embedded_db.py), started before pytest-django
+creates the test database and removed at the end. Tests marked `services` or `browser`
+need the real PostgreSQL, RabbitMQ and Redis (or Chromium): when one is missing they are
+skipped with the reason, unless REQUIRE_SERVICES=1 (CI), which stops the run instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+
+from config import embedded_db
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -45,9 +51,9 @@ def _tcp_problem(url: str, default_port: int, name: str) -> str | None:
         return f"{name} at {host}:{port} is unreachable ({exc})"
 
 
-def _postgres_problem() -> str | None:
-    if not settings.IS_POSTGRES:
-        return "needs PostgreSQL: set DATABASE_URL (make test does)"
+def _database_problem() -> str | None:
+    if not settings.DATABASE_URL:
+        return "needs the real PostgreSQL: set DATABASE_URL (make test-services does)"
     db = settings.DATABASES["default"]
     return _tcp_problem(f"//{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}", 5432, "PostgreSQL")
 
@@ -65,7 +71,7 @@ def _redis_problem() -> str | None:
 
 
 def _services_problem() -> str | None:
-    return _postgres_problem() or _broker_problem() or _redis_problem()
+    return _database_problem() or _broker_problem() or _redis_problem()
 
 
 def _browser_problem() -> str | None:
@@ -75,7 +81,6 @@ def _browser_problem() -> str | None:
 
 
 GATES: dict[str, Callable[[], str | None]] = {
-    "postgres": _postgres_problem,
     "services": _services_problem,
     "browser": _browser_problem,
 }
@@ -89,8 +94,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     problems: dict[str, str | None] = {}
     for item in items:
         markers = [name for name in GATES if item.get_closest_marker(name)]
-        if settings.IS_POSTGRES and not markers:
-            markers = ["postgres"]  # on the services pass every database test needs PostgreSQL
         for name in markers:
             if name not in problems:
                 problems[name] = GATES[name]()
@@ -101,6 +104,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 pytest.exit(f"REQUIRE_SERVICES=1 but {item.nodeid} {problem}", returncode=1)
             item.add_marker(pytest.mark.skip(reason=problem))
             break
+
+
+# --- Database -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> Iterator[None]:
+    """pytest-django's hook to change DATABASES before it creates the test database."""
+    if settings.DATABASE_URL:
+        yield
+        return
+    with embedded_db.throwaway() as cluster:
+        # In place: Django's connection objects hold this very dict.
+        settings.DATABASES["default"]["HOST"] = str(cluster.socket_dir)
+        yield
+
+
+@contextlib.contextmanager
+def fresh_data_dir() -> Iterator[Path]:
+    """An empty DATA_DIR for an embedded cluster, removed afterwards. Not under pytest's
+    tmp_path: a pytest session starting beside this one makes pytest's base folder private
+    again, which would lock the database server's own user (when run as root) out."""
+    root = Path(tempfile.mkdtemp(prefix="philgeps-test-"))
+    try:
+        yield root / "var"
+    finally:
+        embedded_db.stop(embedded_db.for_data_dir(root / "var"), mode="immediate")  # if a test left it
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    with fresh_data_dir() as path:
+        yield path
 
 
 # --- Users ----------------------------------------------------------------------------

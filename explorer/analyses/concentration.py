@@ -16,7 +16,7 @@ SPEND_SHARE = 0.6  # flag: one supplier takes this share of the spend ...
 COUNT_SHARE = 0.5  # ... AND this share of the awards (repeat awards)
 LISTED = 25
 
-# One row per entity with its top supplier (portable SQL: PostgreSQL and SQLite).
+# One row per entity with its top supplier.
 SQL = """
 WITH pairs AS (
     SELECT organization_id AS org, supplier_id AS supplier, COUNT(*) AS n,

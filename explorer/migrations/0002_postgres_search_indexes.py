@@ -1,4 +1,4 @@
-"""PostgreSQL-only search indexes; SQLite (local mode) searches by substring instead."""
+"""The full-text and trigram search indexes (and the pg_trgm extension they need)."""
 
 from __future__ import annotations
 
@@ -15,16 +15,12 @@ DROP = ["award_search_vector", "organization_name_trgm", "supplier_name_trgm"]
 
 
 def create(apps, schema_editor):  # type: ignore[no-untyped-def]
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for statement in INDEXES:
         schema_editor.execute(statement)
 
 
 def drop(apps, schema_editor):  # type: ignore[no-untyped-def]
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for name in DROP:
         schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
 

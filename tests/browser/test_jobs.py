@@ -144,7 +144,9 @@ def test_running_export_shows_progress_live_and_cancel_stops_it(login, start_wor
     expect(element).to_contain_text("0 / 4,500 rows")
     # The bar moves as the worker writes rows: pushed over the socket, no reload.
     # 2,000 of 4,500 rows (the writer reports every 2,000); the slow worker holds it there.
-    expect(element).to_have_attribute("data-percent", "44")
+    # Before them the export's reader process starts: seconds on a loaded machine, more
+    # than expect()'s default 5.
+    expect(element).to_have_attribute("data-percent", "44", timeout=30_000)
     expect(element.locator("progress")).to_have_attribute("value", "44")
     expect(element).to_contain_text("2,000 / 4,500 rows")
     screenshot(page, "jobs-running")

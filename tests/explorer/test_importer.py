@@ -1,7 +1,4 @@
-"""The PhilGEPS importer on the real samples and on files in every era's layout.
-
-These run on SQLite (local pass) and on PostgreSQL (services pass) of `make test`.
-"""
+"""The PhilGEPS importer on the real samples and on files in every era's layout."""
 
 from __future__ import annotations
 
@@ -338,7 +335,6 @@ def test_a_spreadsheet_without_a_philgeps_header_is_refused(tmp_path):
     assert set(table_counts().values()) == {0}
 
 
-@pytest.mark.postgres
 def test_copy_text_round_trips_awkward_values_through_postgres():
     from django.db import connection
 

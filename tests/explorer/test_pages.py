@@ -23,14 +23,11 @@ def test_search_page_lists_awards(alice_client, django_assert_max_num_queries):
     demo.seed(awards=120, seed=1)
 
     # Session and user, the page of rows (organizations and suppliers joined), totals, four
-    # facets, the pending jobs behind the job buttons (one query for all): 9. On PostgreSQL
-    # each of the five aggregates also runs in a savepoint with its own statement timeout
-    # (3 more each).
-    from django.db import connection
-
+    # facets, the pending jobs behind the job buttons (one query for all): 9. Each of the
+    # five aggregates also runs in a savepoint with its own statement timeout (3 more each).
     from explorer.models import Award
 
-    with django_assert_max_num_queries(24 if connection.vendor == "postgresql" else 9):
+    with django_assert_max_num_queries(24):
         response = alice_client.get(reverse("explorer:search"))
 
     assert response.status_code == 200
@@ -136,7 +133,6 @@ def test_name_suggestions_match_what_was_typed(alice_client):
     assert name in [html.unescape(o) for o in options]
 
 
-@pytest.mark.postgres
 def test_name_suggestions_forgive_a_typo_on_postgresql(alice_client):
     from explorer.models import Supplier
 

@@ -1,5 +1,5 @@
 """The aggregate report: figures against an independent computation, planted anomalies
-flagged, ordinary seeded entities not flagged. Runs on SQLite and on PostgreSQL."""
+flagged, ordinary seeded entities not flagged."""
 
 from __future__ import annotations
 

@@ -90,7 +90,6 @@ def test_name_filters_match_exactly_and_unknown_names_match_nothing():
     assert not awards_matching(cleaned(organization="NO SUCH AGENCY")).exists()
 
 
-@pytest.mark.postgres
 def test_relevance_of_a_large_result_ranks_its_newest_matches(monkeypatch):
     demo.seed(awards=300, seed=8)
     monkeypatch.setattr(search, "RELEVANCE_CANDIDATES", 12)
@@ -108,7 +107,6 @@ def test_relevance_of_a_large_result_ranks_its_newest_matches(monkeypatch):
     assert len(small) == search.PAGE_SIZE  # all matches ranked when the result is small
 
 
-@pytest.mark.postgres
 def test_a_walk_that_times_out_is_sorted_instead_with_the_same_rows(monkeypatch):
     demo.seed(awards=300, seed=11)
     params = {"q": "supply", "sort": "-date"}

@@ -43,7 +43,6 @@ def test_harmless_text_is_left_alone():
     assert neutralise("=1") == "'=1"
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db
 def test_postgres_neutralisation_matches_the_python_rule():
     from django.db.models import Value
@@ -55,7 +54,6 @@ def test_postgres_neutralisation_matches_the_python_rule():
             assert cursor.fetchone()[0] == neutralise(text), repr(text)
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(

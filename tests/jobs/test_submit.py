@@ -116,7 +116,6 @@ def test_api_rejects_a_body_that_is_not_json(alice_client):
     assert "body" in response.json()["fields"]
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_identical_submits_make_one_job(alice):
     barrier = threading.Barrier(2)
@@ -141,7 +140,6 @@ def test_two_concurrent_identical_submits_make_one_job(alice):
     assert len({job_id for job_id, _ in results}) == 1
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_different_submits_respect_the_cap(alice, settings):
     settings.JOB_ACTIVE_CAP = 1

@@ -107,13 +107,6 @@ def test_the_chart_data_is_on_the_page(client, staff, alice):
     assert b'<script id="timing-data" type="application/json">' in response.content
 
 
-def test_percentile_matches_postgresql_percentile_cont():
-    assert system.percentile([], 0.5) is None
-    assert system.percentile([7.0], 0.95) == 7.0
-    assert system.percentile([4, 1, 3, 2], 0.5) == 2.5
-    assert system.percentile([1, 2, 3, 4], 0.95) == pytest.approx(3.85)
-
-
 def test_the_page_answers_with_the_broker_and_redis_down(client, staff, settings):
     settings.CELERY_BROKER_URL = f"amqp://guest:guest@127.0.0.1:{closed_port()}//"
     settings.LOCAL_WORKER = False

@@ -1,11 +1,11 @@
 """The rows an export writes: its columns, formula neutralisation, and reading them.
 
 Text that a spreadsheet could run as a formula (starting with = + - @ tab or CR) gets a
-leading apostrophe, and control characters are removed. On PostgreSQL both happen in
-SQL (`Neutralised`), so the CSV can be streamed by COPY untouched by Python (far faster
-than the csv module) and the xlsx writer only appends rows; `neutralise()` is the same
-rule for SQLite's local mode and for text Python writes itself, and a test holds the two
-equal.
+leading apostrophe, and control characters are removed. Both happen in SQL
+(`Neutralised`), so the CSV can be streamed by COPY untouched by Python (far faster than
+the csv module) and the xlsx writer only appends rows. `neutralise()` is the same rule
+for the text Python writes itself (the xlsx About sheet, the report workbook), and a test
+holds the two equal.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def neutralise(value: str) -> str:
 
 
 class Neutralised(Func):
-    """SQL twin of neutralise() for PostgreSQL.
+    """SQL twin of neutralise().
 
     translate() scans its 30-character set for every character of the value, which made
     a 1M-row export spend ~35 s in it; one regular expression (compiled once per query)
@@ -96,8 +96,6 @@ class Neutralised(Func):
 
 def select(awards: QuerySet[Award]) -> QuerySet[Any]:
     """The export's columns of `awards`, neutralised, as value tuples."""
-    if connection.vendor != "postgresql":
-        return awards.values_list(*(path for _, path, _ in COLUMNS))
     exprs = {}
     for i, (_, path, kind) in enumerate(COLUMNS):
         exprs[f"c{i}"] = (
@@ -107,16 +105,8 @@ def select(awards: QuerySet[Award]) -> QuerySet[Any]:
 
 
 def rows(awards: QuerySet[Award]) -> Iterator[Sequence[Any]]:
-    """Rows ready to write; on PostgreSQL fetched by a reader process, batch by batch."""
+    """Rows ready to write, fetched by a reader process, batch by batch."""
     query = select(awards)
-    if connection.vendor != "postgresql":
-        kinds = [kind for _, _, kind in COLUMNS]
-        for row in query.iterator(chunk_size=BATCH):
-            yield [
-                neutralise(v) if k == "text" and v is not None else str(v) if k == "id" else v
-                for v, k in zip(row, kinds, strict=True)
-            ]
-        return
     sql, sql_params = query.query.get_compiler(using=awards.db).as_sql()
     yield from _rows_from_reader_process(sql, list(sql_params))
 

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from django.db import connection
 from django.db.models import QuerySet
 
 from explorer.models import Award
 from jobs.kinds.base import Run
-from jobs.kinds.export.rows import BATCH, HEADERS, Format, reading_connection, rows, select
+from jobs.kinds.export.rows import BATCH, HEADERS, Format, reading_connection, select
 
 
 def write(run: Run, awards: QuerySet[Award], path: Path, total: int) -> int:
-    if connection.vendor != "postgresql":
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(HEADERS)
-            done = 0
-            for row in rows(awards):
-                writer.writerow(row)
-                done += 1
-                if done % BATCH == 0:
-                    run.reporter.update(done)
-        return done
     # COPY streams CSV straight from PostgreSQL; Python only writes bytes and counts rows
     # (the server sends each row as one CopyData message, which is one chunk here).
     sql, sql_params = select(awards).query.get_compiler(using=awards.db).as_sql()
