@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.test_settings import PRODUCTION_ENV as REGISTERED, run_django
+from tests.test_settings import PRODUCTION_ENV as REGISTERED
+from tests.test_settings import run_django
 
 PRODUCTION_ENV = {k: v for k, v in REGISTERED.items() if k != "OCDS_OCID_PREFIX"}
 
