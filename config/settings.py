@@ -350,6 +350,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15 * 60.0,
         "options": {"queue": "interactive", "expires": 14 * 60},
     },
+    # The OCDS bulk files at their stable URLs (explorer/publication.py), nightly.
+    "publish-ocds-files": {
+        "task": "explorer.tasks.publish_ocds",
+        "schedule": crontab(hour=3, minute=0),
+        "options": {"queue": "bulk", "expires": 6 * 3600},
+    },
     "fail-or-requeue-stale-jobs": {
         "task": "jobs.tasks.check_stale_jobs",
         "schedule": 60.0,
