@@ -101,9 +101,14 @@ def award(request: Request, public_id: str) -> HttpResponse:
         Award.objects.select_related("notice", "organization", "supplier", "category", "area"),
         public_id=public_id,
     )
-    return render(
-        request, "explorer/award.html", {"award": award, "line_items": award.notice.line_items.all()[:500]}
-    )
+    notice = award.notice
+    context = {
+        "award": award,
+        "line_items": notice.line_items.all()[:500],
+        "ocid": ocds.ocid(reference_number=notice.reference_number, key=notice.key),
+    }
+    context["ocds_url"] = reverse("ocds-release", args=[context["ocid"]])
+    return render(request, "explorer/award.html", context)
 
 
 @login_required

@@ -157,3 +157,14 @@ def test_release_dates_are_full_date_times_in_manila_time(api):
 
     for release in releases:
         assert dt.datetime.fromisoformat(release["date"]).utcoffset() == dt.timedelta(hours=8)
+
+
+def test_the_award_page_links_to_the_release_that_holds_the_award(api):
+    award = Award.objects.filter(supplier__isnull=False).first()
+
+    page = api.get(reverse("explorer:award", args=[award.public_id])).content.decode()
+    href = page.split("data-ocds-release", 1)[0].rsplit('href="', 1)[1].split('"', 1)[0]
+    _, package = get(api, href)
+
+    assert href.startswith("/api/ocds/releases/ocds-abc123-")
+    assert award.key.hex in {a["id"] for a in package["releases"][0]["awards"]}
