@@ -108,7 +108,7 @@ def main() -> None:
         rate = job.file_rows / job_s
         lines.append(
             f"`ocds` export job through a real worker: **{rate:,.0f} awards/s** ({job_s:.1f} s), pool "
-            f"process peak RSS **{child_peak / mb:.0f} MB** (worker incl. main process {tree_peak / mb:.0f} MB)"
+            f"process peak RSS **{child_peak / mb:.0f} MB** (worker tree {tree_peak / mb:.0f} MB)"
         )
 
     client = Client()
