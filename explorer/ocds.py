@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from itertools import islice
 from typing import Any
@@ -175,7 +175,7 @@ def since_condition(since: dt.date) -> Q:
     later_award = Award.objects.filter(notice=OuterRef("pk")).filter(
         Q(published_date__gte=since) | Q(published_date__isnull=True, award_date__gte=since)
     )
-    return Q(published_date__gte=since) | Exists(later_award)
+    return Q(published_date__gte=since) | Q(Exists(later_award))
 
 
 NOTICE_FIELDS = (
@@ -252,7 +252,7 @@ def releases_of(batch: list[int]) -> Iterator[tuple[dict[str, Any], int]]:
 
 
 def release(
-    notice: Mapping[str, Any], awards: list[Mapping[str, Any]], items: list[Mapping[str, Any]]
+    notice: Mapping[str, Any], awards: Sequence[Mapping[str, Any]], items: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """The release of one notice (rows as NOTICE_FIELDS, AWARD_FIELDS, ITEM_FIELDS name them)."""
     parties: dict[str, dict[str, Any]] = {}
