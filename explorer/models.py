@@ -112,6 +112,12 @@ class Notice(models.Model):
     status = models.CharField(max_length=50, blank=True)
     bidders = models.TextField(blank=True, help_text="List of bidders, one per line (S3 files only).")
 
+    class Meta:
+        indexes = [
+            # The OCDS release of an ocid (explorer/ocds.py notice_for_ocid).
+            models.Index(fields=["reference_number"], name="notice_reference_number"),
+        ]
+
     def __str__(self) -> str:
         return self.title[:80]
 
