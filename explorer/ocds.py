@@ -9,6 +9,7 @@ equal, and which stays the same across re-imports and rebuilds.
 
 from __future__ import annotations
 
+import hashlib
 from uuid import UUID
 
 from django.conf import settings
@@ -21,3 +22,14 @@ def ocid(*, reference_number: str, key: UUID | str) -> str:
         return f"{prefix}-{reference_number}"
     hex_key = key.hex if isinstance(key, UUID) else str(key).replace("-", "")
     return f"{prefix}-n{hex_key}"
+
+
+def party_id(role_scope: str, name: str) -> str:
+    """A stable OCDS party id from an organisation's name (never its random public id).
+
+    `role_scope` is "org" for procuring entities and "sup" for suppliers/tenderers: the same
+    name on both sides stays two parties only if PhilGEPS lists it so. Stable across files
+    and rebuilds, as Cardinal groups by it.
+    """
+    digest = hashlib.sha256(" ".join(name.upper().split()).encode()).hexdigest()[:16]
+    return f"PH-PGEPS-{role_scope}-{digest}"
