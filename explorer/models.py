@@ -110,6 +110,9 @@ class Notice(models.Model):
     calendar_type = models.CharField(max_length=50, blank=True)
     published_date = models.DateField(null=True, blank=True)
     closing_date = models.DateField(null=True, blank=True)
+    # The same moments with their time of day, where the file has one (S3); else empty.
+    published_at = models.DateTimeField(null=True, blank=True)
+    closing_at = models.DateTimeField(null=True, blank=True)
     prebid_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=50, blank=True)
     bidders = models.TextField(blank=True, help_text="List of bidders, one per line (S3 files only).")

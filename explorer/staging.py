@@ -46,7 +46,7 @@ _NOTICE_FIELDS = (
     "reference_number", "solicitation_number", "title", "notice_type", "classification",
     "procurement_mode", "funding_source", "funding_instrument", "trade_agreement", "approved_budget",
     "contract_duration", "calendar_type", "published_date", "closing_date", "prebid_date", "status",
-    "bidders",
+    "bidders", "published_at", "closing_at",
 )  # fmt: skip
 _AWARD_FIELDS = (
     "public_id", "award_number", "title", "amount", "contract_number", "award_type", "reason", "status",
@@ -190,6 +190,8 @@ class Stager:
                     row.get("prebid_date"),
                     _cut(row, "notice_status", 50),
                     row.get("bidders", ""),
+                    row.get("published_at"),
+                    row.get("closing_at"),
                     org,
                     category,
                     area,
@@ -255,7 +257,7 @@ def pg_type(column: str) -> str:
 _PG_TYPES = {
     "key": "uuid", "public_id": "uuid", "notice_key": "uuid", "award_key": "uuid",
     "approved_budget": "numeric", "amount": "numeric", "quantity": "numeric", "budget": "numeric",
-    "line_number": "integer",
+    "line_number": "integer", "published_at": "timestamptz", "closing_at": "timestamptz",
 }  # fmt: skip
 
 

@@ -9,6 +9,11 @@ from django.conf import settings
 from explorer.indicators.base import NOT_CANCELLED, Indicator, Scope, competitive
 
 
+START = "COALESCE(n.published_at, n.published_date::timestamp AT TIME ZONE 'Asia/Manila')"
+END = "COALESCE(n.closing_at, (n.closing_date + time '23:59:59') AT TIME ZONE 'Asia/Manila')"
+WHOLE_DAYS = f"floor(extract(epoch FROM {END} - {START}) / 86400)::int"
+
+
 def threshold_sql(column: str) -> tuple[str, list[Any]]:
     """The threshold in days for the mode in `column`: the first per-mode prefix that
     matches, else INDICATOR_R003_DAYS."""
@@ -40,16 +45,18 @@ class ShortSubmissionPeriod(Indicator):
         }
 
     def select(self, scope: Scope) -> tuple[str, list[Any]]:
-        # Dates only: the period runs from 00:00:00 on the published day to 23:59:59 on the
-        # closing day (OCDS's rule), so its whole days are the difference of the dates.
+        # Real times where the file has them; a date alone runs from 00:00:00 on the
+        # published day to 23:59:59 on the closing day (OCDS's rule), Philippine time, so
+        # between two dates alone the whole days are the difference of the dates.
         mode, mode_params = competitive("n.procurement_mode")
         threshold, threshold_params = threshold_sql("n.procurement_mode")
         sql = (
             "SELECT id AS notice_id, NULL::bigint AS award_id, organization_id, NULL::bigint AS supplier_id, "
-            "1.0::float AS value, jsonb_build_object('published', published_date, 'closing', closing_date, "
+            "1.0::float AS value, jsonb_build_object('published', COALESCE(published_at::text, published_date::text), 'closing', COALESCE(closing_at::text, closing_date::text), "
             "'days', days, 'threshold', threshold, 'mode', procurement_mode) AS evidence FROM ("
-            "SELECT n.id, n.organization_id, n.published_date, n.closing_date, n.procurement_mode, "
-            f"(n.closing_date - n.published_date) AS days, {threshold} AS threshold "
+            "SELECT n.id, n.organization_id, n.published_date, n.closing_date, n.published_at, n.closing_at, "
+            "n.procurement_mode, "
+            f"{WHOLE_DAYS} AS days, {threshold} AS threshold "
             f"FROM explorer_notice n WHERE {scope.on('n.id')} AND {mode} "
             f"AND {NOT_CANCELLED.format(column='n.status')} "
             "AND n.published_date IS NOT NULL AND n.closing_date IS NOT NULL) s "

@@ -15,6 +15,9 @@ from django.conf import settings
 from explorer.models import Award, Notice
 
 
+MANILA = dt.timezone(dt.timedelta(hours=8))
+
+
 def _starts(mode: str, prefixes: list[str] | tuple[str, ...]) -> bool:
     return any(mode.lower().startswith(p.lower()) for p in prefixes)
 
@@ -70,7 +73,9 @@ def expected() -> dict[str, set[Any]]:
     for n in notices.values():
         live = not _cancelled(n["status"])
         if live and _competitive(n["procurement_mode"]) and n["published_date"] and n["closing_date"]:
-            days = (n["closing_date"] - n["published_date"]).days
+            start = n["published_at"] or dt.datetime.combine(n["published_date"], dt.time(0), MANILA)
+            end = n["closing_at"] or dt.datetime.combine(n["closing_date"], dt.time(23, 59, 59), MANILA)
+            days = math.floor((end - start).total_seconds() / 86400)
             threshold = settings.INDICATOR_R003_DAYS
             for prefix, limit in settings.INDICATOR_R003_MODE_DAYS.items():
                 if _starts(n["procurement_mode"], [prefix]):

@@ -12,7 +12,17 @@ import pytest
 
 from explorer.indicators import INDICATORS, engine
 from explorer.indicators.r048 import quantile_r8
-from explorer.models import Award, BusinessCategory, IndicatorResult, Notice, Organization, Supplier
+from explorer.importer import import_file
+from explorer.models import (
+    Award,
+    BusinessCategory,
+    ImportRun,
+    IndicatorResult,
+    Notice,
+    Organization,
+    Supplier,
+)
+from tests.conftest import shared_file
 from tests.explorer import indicator_reference as ref
 
 pytestmark = pytest.mark.django_db
@@ -220,3 +230,43 @@ def test_incremental_equals_from_scratch_and_clears_flags():
     engine.compute_for_notices([short.id])
     assert Notice.objects.get(id=short.id).flags == []
     assert all(f == [] for f in Award.objects.filter(notice=short).values_list("flags", flat=True))
+
+
+def test_r003_uses_real_times_where_the_file_has_them():
+    manila = dt.timezone(dt.timedelta(hours=8))
+    # 6 days 23 hours by the clock: 6 whole days (short); the dates alone would say 7.
+    timed = notice(closing=D + dt.timedelta(days=7))
+    Notice.objects.filter(id=timed.id).update(
+        published_at=dt.datetime(2024, 3, 1, 11, 0, tzinfo=manila),
+        closing_at=dt.datetime(2024, 3, 8, 10, 0, tzinfo=manila),
+    )
+    untimed = notice(closing=D + dt.timedelta(days=7))
+    got = check()
+    assert timed.id in got["R003"] and untimed.id not in got["R003"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sample", ["philgeps-v2-2024q4-sample-200.csv", "philgeps-v1-2023-sample-11.csv"])
+def test_real_samples_after_import_equal_the_reference_and_a_full_recompute(sample):
+    run = import_file(shared_file(sample))  # the import computes them for its notices
+    assert run.status == ImportRun.Status.SUCCEEDED
+    after_import = ref.stored()
+    want = ref.expected()
+    for code in INDICATORS:
+        assert after_import.get(code, set()) == want.get(code, set()), code
+    flags = {k: sorted(v) for k, v in Award.objects.values_list("id", "flags")}
+    assert flags == ref.expected_award_flags()
+    engine.compute_all()
+    assert ref.stored() == after_import
+    assert sum(len(v) for v in after_import.values()) > 0  # the samples do carry some
+
+
+@pytest.mark.django_db(transaction=True)
+def test_v1_sample_keeps_real_closing_times_and_r003_reads_them():
+    import_file(shared_file("philgeps-v1-2023-sample-11.csv"))
+    liliw = Notice.objects.get(reference_number="9386985")
+    manila = dt.timezone(dt.timedelta(hours=8))
+    assert liliw.closing_at == dt.datetime(2023, 1, 11, 10, 0, tzinfo=manila)
+    assert liliw.published_at is None  # 00:00:00.000 is a date alone
+    # Published 4 January, closing 11 January 10:00: 7 whole days, not below 7.
+    assert "R003" not in liliw.flags
