@@ -8,7 +8,6 @@ from django.conf import settings
 
 from explorer.indicators.base import NOT_CANCELLED, Indicator, Scope, competitive
 
-
 START = "COALESCE(n.published_at, n.published_date::timestamp AT TIME ZONE 'Asia/Manila')"
 END = "COALESCE(n.closing_at, (n.closing_date + time '23:59:59') AT TIME ZONE 'Asia/Manila')"
 WHOLE_DAYS = f"floor(extract(epoch FROM {END} - {START}) / 86400)::int"

@@ -14,7 +14,6 @@ from django.conf import settings
 
 from explorer.models import Award, Notice
 
-
 MANILA = dt.timezone(dt.timedelta(hours=8))
 
 

@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
+from explorer.importer import import_file
 from explorer.indicators import INDICATORS, engine
 from explorer.indicators.r048 import quantile_r8
-from explorer.importer import import_file
 from explorer.models import (
     Award,
     BusinessCategory,
@@ -242,7 +242,8 @@ def test_r003_uses_real_times_where_the_file_has_them():
     )
     untimed = notice(closing=D + dt.timedelta(days=7))
     got = check()
-    assert timed.id in got["R003"] and untimed.id not in got["R003"]
+    assert timed.id in got["R003"]
+    assert untimed.id not in got["R003"]
 
 
 @pytest.mark.django_db(transaction=True)
