@@ -51,7 +51,9 @@ class ShortSubmissionPeriod(Indicator):
         threshold, threshold_params = threshold_sql("n.procurement_mode")
         sql = (
             "SELECT id AS notice_id, NULL::bigint AS award_id, organization_id, NULL::bigint AS supplier_id, "
-            "1.0::float AS value, jsonb_build_object('published', COALESCE(published_at::text, published_date::text), 'closing', COALESCE(closing_at::text, closing_date::text), "
+            "1.0::float AS value, jsonb_build_object("
+            "'published', COALESCE(published_at::text, published_date::text), "
+            "'closing', COALESCE(closing_at::text, closing_date::text), "
             "'days', days, 'threshold', threshold, 'mode', procurement_mode) AS evidence FROM ("
             "SELECT n.id, n.organization_id, n.published_date, n.closing_date, n.published_at, n.closing_at, "
             "n.procurement_mode, "
