@@ -55,7 +55,9 @@ class HeterogeneousSupplier(Indicator):
             "FROM explorer_award a JOIN explorer_notice n ON n.id = a.notice_id "
             f"WHERE a.supplier_id IS NOT NULL AND {NOT_CANCELLED.format(column='a.status')} "
             f"AND {NOT_CANCELLED.format(column='n.status')} AND {SINGLE_SUPPLIER} "
-            "GROUP BY a.supplier_id HAVING count(DISTINCT a.notice_id) >= %s",
+            # A supplier without any UNSPSC code has no segments to count: not compared.
+            "GROUP BY a.supplier_id HAVING count(DISTINCT a.notice_id) >= %s "
+            "AND count(*) FILTER (WHERE a.unspsc_code ~ '^[0-9]{2}') > 0",
             [settings.INDICATOR_R048_MIN_PROCESSES],
         )
         rows = cursor.fetchall()

@@ -116,7 +116,9 @@ def expected() -> dict[str, set[Any]]:
         if re.match(r"^[0-9]{2}", a["unspsc_code"]):
             segments[a["supplier_id"]].add(a["unspsc_code"][:2])
     eligible = {
-        s: len(segments[s]) for s, p in processes.items() if len(p) >= settings.INDICATOR_R048_MIN_PROCESSES
+        s: len(segments[s])
+        for s, p in processes.items()
+        if len(p) >= settings.INDICATOR_R048_MIN_PROCESSES and segments[s]
     }
     if eligible:
         q1, q3 = r8(list(eligible.values()), 0.25), r8(list(eligible.values()), 0.75)

@@ -114,6 +114,8 @@ def test_r048_fence_by_rule_8_with_too_few_processes_and_multi_supplier_awards(s
         award(notice(), who="WIDE", unspsc=f"{seg}111111")
     for seg in ("10", "20"):
         award(notice(), who="FEW", unspsc=f"{seg}111111")
+    for _ in range(4):
+        award(notice(), who="NO CODES")  # no UNSPSC code: no segments to compare
     for seg in ("10", "20", "30", "40", "50"):
         n = notice()
         award(n, who="SHARED", unspsc=f"{seg}111111", number="JV1")
