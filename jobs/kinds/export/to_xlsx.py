@@ -52,4 +52,5 @@ FORMAT = Format(
     suffix=".xlsx",
     content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     write=write,
+    hint="A workbook with filters, formats and an About sheet",
 )
