@@ -91,7 +91,11 @@
     var text = fragment.querySelector(".job-text");
     var note = new window.Notification(
       (fragment.dataset.title || "Job") + (fragment.dataset.state === "succeeded" ? " is ready" : " failed"),
-      { body: text ? text.textContent.trim().replace(/\s+/g, " ") : "", tag: "job-" + fragment.dataset.jobId }
+      {
+        body: text ? text.textContent.trim().replace(/\s+/g, " ") : "",
+        tag: "job-" + fragment.dataset.jobId,
+        data: { url: target }
+      }
     );
     note.onclick = function () { window.focus(); window.location.href = target; note.close(); };
   }
