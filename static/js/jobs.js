@@ -117,6 +117,17 @@
     show();
   }
 
+  // A new answer into a list of jobs (the scan form's) replaces the last refusal there,
+  // so an old "cannot be used" never sits above the job that then started.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "scan-jobs") {
+      Array.prototype.forEach.call(target.querySelectorAll(":scope > .state-refused"), function (old) {
+        old.remove();
+      });
+    }
+  });
+
   // Parts of a page that only make sense with JavaScript ("counting…") carry `hidden`
   // and the class js-only; their <noscript> twin is the link that works without it.
   function revealJsOnly(root) {

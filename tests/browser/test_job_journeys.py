@@ -99,6 +99,7 @@ def test_a_regex_scan_from_the_page_scans_the_search_and_finds_what_the_api_find
     page.get_by_role("button", name="Scan every matching award").click()
     status = page.locator("#scan-jobs .job-status[data-job-id]")
     expect(status).to_have_attribute("data-state", "succeeded", timeout=60_000)
+    expect(refusal).to_have_count(0)  # the refusal went when the good pattern started
     job = Job.objects.get(kind="scan")
     # The flag is the scan's mode, and the search's mode stayed the filter (bug 1: the
     # checkbox was named `mode`, so it became the filter mode=regex and scanned nothing).
@@ -176,7 +177,7 @@ def test_the_downloaded_files_open_as_excel_would_open_them(login, worker, alice
     assert matching
 
     files = {}
-    for button in ("Export to CSV", "Export to Excel"):
+    for button in ("Export to Excel", "Export to CSV"):  # in the panel's order (job_started_by)
         job = job_started_by(page, button)
         element = job_element(page, job)
         expect(element).to_have_attribute("data-state", "succeeded", timeout=60_000)

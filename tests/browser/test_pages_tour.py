@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from explorer import demo
-from explorer.models import Award, Organization, Supplier
+from explorer.models import Award
 from jobs import services
 from jobs.models import Job, State
 from tests.browser.conftest import ARTIFACTS
@@ -90,12 +90,12 @@ def test_every_page_at_desktop_and_phone_width_is_whole_and_passes_axe(
     report = finished(staff, "report", {"filters": {}})
     export = finished(staff, "export", export_params("xlsx", q="supply"))
     finished(staff, "export", export_params("csv", q="road"))  # the jobs list has more than one
-    award = Award.objects.order_by("id").first()
+    award = Award.objects.select_related("organization", "supplier").order_by("id").first()
     pages = [
         ("search", "/?q=supply", "#search-actions button[data-action]"),
         ("award", f"/awards/{award.public_id}/", "h1"),
-        ("organization", f"/organizations/{Organization.objects.first().public_id}/", "canvas[data-chart]"),
-        ("supplier", f"/suppliers/{Supplier.objects.first().public_id}/", "canvas[data-chart]"),
+        ("organization", f"/organizations/{award.organization.public_id}/", "canvas[data-chart]"),
+        ("supplier", f"/suppliers/{award.supplier.public_id}/", "canvas[data-chart]"),
         ("jobs", "/jobs/", "table.jobs"),
         ("job", export.get_absolute_url(), "#job-timeline"),
         ("report", f"{report.get_absolute_url()}report/", "canvas[data-chart]"),
@@ -108,4 +108,6 @@ def test_every_page_at_desktop_and_phone_width_is_whole_and_passes_axe(
     anonymous = new_context(base_url=live.url).new_page()
     problems |= tour(anonymous, [("login", "/login/", "form")])
 
-    assert problems == {}
+    assert problems == {}, "\n".join(
+        f"{where}: {problem}" for where, found in problems.items() for problem in found
+    )
