@@ -24,6 +24,7 @@ class DigitRow(TypedDict):
     mad: float
     band: str
     chi2: float
+    log10_p: float  # the chi-square test's p-value (8 degrees of freedom), as log10
     flag: bool
 
 
@@ -54,6 +55,7 @@ def _row(counts: dict[int, int]) -> DigitRow:
         "mad": mad,
         "band": redflags.mad_band(mad),
         "chi2": redflags.benford_chi2(counts),
+        "log10_p": redflags.chi2_log10_sf_even(redflags.benford_chi2(counts), 8),
         "flag": redflags.benford_flag(counts),
     }
 
@@ -99,19 +101,32 @@ class FirstDigits(Analysis):
         return payload["flagged"]
 
     def findings(self, payload: Benford) -> list[Finding]:
+        overall = payload["overall"]
+        selection = [(None, overall)] if overall["flag"] else []
         return [
             {
                 "analysis": self.name,
-                "scope": "organization",
-                "name": row["name"],
-                "statistic": f"MAD {row['mad']:.4f} ({row['band']}), chi-square {row['chi2']:.1f}",
-                "strength": row["chi2"],
-                "evidence": {"awards": row["awards"], "counts": row["counts"], "mad": row["mad"]},
-                "baseline": "Benford's law; flagged when the MAD is in Nigrini's nonconformity band "
-                "and the chi-square (8 degrees of freedom) exceeds what chance gives once in 1,000",
-                "filters": {"organization": row["name"]},
+                "scope": "organization" if name else "selection",
+                "name": name or "All awards of the selection",
+                "statistic": f"MAD {row['mad']:.4f} ({row['band']}), chi-square {row['chi2']:.1f} "
+                f"(p = {_p_text(row['log10_p'])}) over {row['awards']:,} awards; "
+                f"most over-represented: {_excess_digits(row)}",
+                "strength": redflags.strength(row["log10_p"]),
+                "evidence": {
+                    "awards": row["awards"],
+                    "counts": row["counts"],
+                    "shares": row["shares"],
+                    "expected": {str(d): p for d, p in redflags.BENFORD.items()},
+                    "mad": row["mad"],
+                    "chi2": row["chi2"],
+                    "log10_p": row["log10_p"],
+                },
+                "baseline": "Benford's law for first digits; flagged when the MAD is in Nigrini's "
+                "nonconformity band (above 0.015) and the chi-square test (8 degrees of freedom) "
+                "gives p < 0.001",
+                "filters": {"organization": name} if name else {},
             }
-            for row in payload["entities"]
+            for name, row in [*selection, *((r["name"], r) for r in payload["entities"])]
             if row["flag"]
         ]
 
@@ -125,7 +140,7 @@ class FirstDigits(Analysis):
             "",
             *[payload["expected"][d] for d in DIGITS],
         ]
-        overall = _sheet_row("All awards", {**payload["overall"], "flag": False})  # entities are flagged
+        overall = _sheet_row("All awards", payload["overall"])
         return [
             Sheet(
                 "Benford",
@@ -167,3 +182,17 @@ def _sheet_row(name: str, row: DigitRow) -> list[Any]:
         name, row["awards"], row["mad"], row["band"], row["chi2"], "yes" if row["flag"] else "",
         *[row["shares"][d] for d in DIGITS],
     ]  # fmt: skip
+
+
+def _p_text(log10_p: float) -> str:
+    return f"{10**log10_p:.1e}" if log10_p > -300 else f"1e{log10_p:.0f}"
+
+
+def _excess_digits(row: DigitRow) -> str:
+    """The digits most above Benford's share, e.g. "4 (19.0 % vs 9.7 %)"."""
+    excess = sorted(DIGITS, key=lambda d: redflags.BENFORD[int(d)] - row["shares"][d])[:2]
+    return ", ".join(
+        f"{d} ({row['shares'][d]:.1%} vs {redflags.BENFORD[int(d)]:.1%})"
+        for d in excess
+        if row["shares"][d] > redflags.BENFORD[int(d)]
+    )
