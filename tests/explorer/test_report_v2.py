@@ -65,7 +65,8 @@ def test_a_planted_excess_just_below_50m_is_flagged_for_the_selection_and_only_t
     [finding] = _selection_findings(data, "thresholds")
     assert finding["evidence"]["observed"] - finding["evidence"]["expected"] == pytest.approx(150, abs=45)
     assert "polynomial fitted" in finding["baseline"]
-    assert data["findings"][0] is not None and data["findings"][0]["scope"] == "selection"
+    assert data["findings"][0] is not None
+    assert data["findings"][0]["scope"] == "selection"
     # Its link searches exactly the awards it counts.
     assert _count(finding["filters"]) == finding["evidence"]["observed"]
 
@@ -104,9 +105,12 @@ def test_planted_first_digits_are_flagged_for_the_selection():
 
     [finding] = _selection_findings(data, "benford")
     shares, expected = finding["evidence"]["shares"], finding["evidence"]["expected"]
-    assert shares["4"] > expected["4"] + 0.05 and shares["9"] > expected["9"] + 0.05
-    assert finding["evidence"]["mad"] > 0.015 and finding["evidence"]["log10_p"] < -3
-    assert "4 (" in finding["statistic"] and "9 (" in finding["statistic"]
+    assert shares["4"] > expected["4"] + 0.05
+    assert shares["9"] > expected["9"] + 0.05
+    assert finding["evidence"]["mad"] > 0.015
+    assert finding["evidence"]["log10_p"] < -3
+    assert "4 (" in finding["statistic"]
+    assert "9 (" in finding["statistic"]
 
 
 def _peer_rows(rng: random.Random):
@@ -146,7 +150,8 @@ def test_peer_screens_flag_the_planted_entities_only_and_link_to_the_awards_they
         if finding["evidence"]["count"] is not None:
             assert _count(finding["filters"]) == finding["evidence"]["count"]
     direct = next(f for f in screens if f["name"] == "OUTLIER DIRECT")
-    assert direct["evidence"]["count"] == 36 and direct["evidence"]["of"] == 40
+    assert direct["evidence"]["count"] == 36
+    assert direct["evidence"]["of"] == 40
     assert direct["evidence"]["peers"]["median"] == pytest.approx(0.25, abs=0.08)
     # Findings are grouped by scope, strongest first within each.
     ranks = [[s for s, _ in report.SCOPES].index(f["scope"]) for f in data["findings"]]
