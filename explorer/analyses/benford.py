@@ -94,7 +94,7 @@ class FirstDigits(Analysis):
             "min_awards": MIN_AWARDS,
             "tested": len(entities),
             "flagged": sum(row["flag"] for row in entities),
-            "entities": entities[:LISTED],
+            "entities": entities[: max(LISTED, sum(row["flag"] for row in entities))],  # every flagged one
         }
 
     def flagged(self, payload: Benford) -> int:

@@ -207,7 +207,7 @@ def _threshold(awards: QuerySet[Award], threshold: int) -> Threshold:
         "baseline": described,
         "bunching": bunching,
         "flagged": sum(row["flag"] for row in entities),
-        "entities": entities[:LISTED],
+        "entities": entities[: max(LISTED, sum(row["flag"] for row in entities))],  # every flagged one
     }
 
 
