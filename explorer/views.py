@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import push_url
 
 from config.handlers import Request
-from explorer import aggregates, facets, suggest
+from explorer import aggregates, facets, profiles, suggest, tasks
 from explorer.models import Award, Organization, ResultSet, Supplier
 from explorer.search import BadCursor, SearchForm, keyset_page, search_url
 from jobs import panel
@@ -154,5 +154,10 @@ def _entity_page(
         "kind": kind,
         "counterpart_label": "Top suppliers" if filter_name == "organization" else "Top procuring entities",
         "search_url": search_url(base),
+        "profile": profiles.page(
+            filter_name, entity.pk, entity.name, lambda **filters: search_url({**base, **filters})
+        ),
     }
+    if context["profile"]["stale"]:
+        tasks.request_refresh()
     return render(request, "explorer/entity.html", context)

@@ -64,7 +64,7 @@ WITH a AS (
     UNION ALL
     SELECT 'supplier', sup, SUM(n * s) / SUM(n), SUM(n) FROM shares GROUP BY sup
 )
-SELECT b.kind, COALESCE(o.name, s.name), b.n, b.amt, b.nc_n, b.nc_amt, b.dec_n, b.dated, w.ws, w.ws_n
+SELECT b.kind, b.id, COALESCE(o.name, s.name), b.n, b.amt, b.nc_n, b.nc_amt, b.dec_n, b.dated, w.ws, w.ws_n
 FROM base b
 LEFT JOIN winner w ON w.kind = b.kind AND w.id = b.id
 LEFT JOIN explorer_organization o ON b.kind = 'organization' AND o.id = b.id
@@ -104,6 +104,7 @@ COMPONENTS: tuple[Component, ...] = (
 
 class EntityRow(TypedDict):
     kind: str
+    id: int
     name: str
     awards: int
     amount: float
@@ -142,13 +143,14 @@ def measure(awards: QuerySet[Award], *, min_awards: int = MIN_AWARDS) -> list[En
         rows = cursor.fetchall()
     return [
         {
-            "kind": kind, "name": name, "awards": n, "amount": amount, "size_class": size_class(n),
+            "kind": kind, "id": entity_id, "name": name, "awards": n, "amount": amount,
+            "size_class": size_class(n),
             "nc_n": nc_n, "nc_amount": nc_amount, "nc_share": nc_n / n,
             "nc_value_share": nc_amount / amount if amount else 0.0,
             "dec_n": dec_n, "dated": dated, "dec_share": dec_n / dated if dated else 0.0,
             "winner_share": float(ws) if ws is not None else None,
         }
-        for kind, name, n, amount, nc_n, nc_amount, dec_n, dated, ws, _ in rows
+        for kind, entity_id, name, n, amount, nc_n, nc_amount, dec_n, dated, ws, _ in rows
     ]  # fmt: skip
 
 
