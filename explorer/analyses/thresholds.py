@@ -314,9 +314,15 @@ class Thresholds(Analysis):
     def page(self, payload: list[Threshold], search: SearchLink) -> dict[str, Any]:
         return {
             "window": WINDOW,
+            "bin": BIN,
+            "span": SPAN,
+            "degree": DEGREE,
+            "excluded": EXCLUDED,
             "thresholds": [
                 t
                 | {
+                    "chart": _chart(t["bunching"]),
+                    "chart_id": f"bunching-{t['threshold']}",
                     "url": search(**_band(t, below_only=True)),
                     "rows": [
                         e | {"url": search(**{e["kind"]: e["name"]}, **_band(t, below_only=False))}
@@ -330,3 +336,20 @@ class Thresholds(Analysis):
 
 def _log10(p: float) -> float:
     return math.log10(p) if p > 0 else -300.0
+
+
+def _chart(bunching: Bunching) -> dict[str, Any] | None:
+    """Awards per log bin against the fitted smooth density (None when not tested)."""
+    if not bunching.get("bins"):
+        return None
+    return {
+        "labels": [f"{low / 1e6:,.1f}M" for low, *_ in bunching["bins"]],
+        "format": "count",
+        "series": [
+            {"label": "Awards", "values": [n for _, _, n, _, _ in bunching["bins"]]},
+            {
+                "label": "Smooth density (fitted)",
+                "values": [round(f, 1) for _, _, _, f, _ in bunching["bins"]],
+            },
+        ],
+    }
