@@ -23,6 +23,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -48,7 +49,18 @@ class Measure:
     label: str
     describe: str
     compute: Callable[[QuerySet[Award]], Values]
-    links: Links = field(default=lambda kind: [("its awards", {})])
+    links: Links = field(default=lambda kind: _own_awards(kind))
+
+
+def _own_awards(kind: str) -> list[tuple[str, dict[str, str]]]:
+    return [("its awards", {})]
+
+
+def _fixed_links(filters: dict[str, str]) -> Links:
+    def links(kind: str) -> list[tuple[str, dict[str, str]]]:
+        return [("the awards", filters)]
+
+    return links
 
 
 def _from_screens(awards: QuerySet[Award], rows: list[screens.EntityRow] | None = None) -> dict[str, Values]:
@@ -134,7 +146,7 @@ def _band_links(kind: str) -> list[tuple[str, dict[str, str]]]:
 _SCREENS = {c.key: c for c in screens.COMPONENTS}
 MEASURES: tuple[Measure, ...] = (
     *(
-        Measure(c.key, c.label, c.describe, _screen(c.key), lambda kind, f=c.filters: [("the awards", f)])
+        Measure(c.key, c.label, c.describe, _screen(c.key), _fixed_links(c.filters))
         for c in screens.COMPONENTS
     ),
     Measure(
@@ -178,9 +190,10 @@ def refresh(awards: QuerySet[Award] | None = None) -> PeerBaseline:
     for entity, (n, size) in sizes.items():
         components: dict[str, Any] = {}
         for m in MEASURES:
-            entry = values[m.key].get(entity)
-            if entry is None:
+            found = values[m.key].get(entity)
+            if found is None:
                 continue
+            entry = found
             numbers = distributions[(entity[0], size, m.key)]
             baseline = peers[entity[0]][size][m.key]
             below = bisect.bisect_left(numbers, entry["value"])
@@ -219,7 +232,7 @@ def current() -> PeerBaseline | None:
 def is_stale(baseline: PeerBaseline | None) -> bool:
     if baseline is None:
         return True
-    return timezone.now() - baseline.computed_at > timezone.timedelta(hours=settings.PROFILE_REFRESH_HOURS)
+    return timezone.now() - baseline.computed_at > timedelta(hours=settings.PROFILE_REFRESH_HOURS)
 
 
 def page(kind: str, entity_id: int, name: str, search: Callable[..., str]) -> dict[str, Any]:

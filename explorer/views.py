@@ -141,6 +141,7 @@ def _entity_page(
         ]
         return aggregates.Bounded(value=value, timed_out=rows.timed_out)
 
+    profile = profiles.page(filter_name, entity.pk, entity.name, lambda **f: search_url({**base, **f}))
     context = {
         "counterparties": linked(summary.counterparties, counterpart),
         "categories": linked(summary.categories, "category"),
@@ -154,10 +155,8 @@ def _entity_page(
         "kind": kind,
         "counterpart_label": "Top suppliers" if filter_name == "organization" else "Top procuring entities",
         "search_url": search_url(base),
-        "profile": profiles.page(
-            filter_name, entity.pk, entity.name, lambda **filters: search_url({**base, **filters})
-        ),
+        "profile": profile,
     }
-    if context["profile"]["stale"]:
+    if profile["stale"]:
         tasks.request_refresh()
     return render(request, "explorer/entity.html", context)

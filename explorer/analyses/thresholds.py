@@ -253,7 +253,7 @@ class Thresholds(Analysis):
                         "log10_p",
                         "fitted_awards",
                     )
-                },  # type: ignore[literal-required]
+                },
                 "baseline": f"a degree-{DEGREE} polynomial fitted to the counts of log10(amount) in "
                 f"bins of {BIN} decades from {t['threshold'] * 10 ** (-SPAN * BIN):,.0f} to "
                 f"{t['threshold'] * 10 ** (SPAN * BIN):,.0f}, leaving out {EXCLUDED} bins each side of "
