@@ -321,7 +321,7 @@ class Thresholds(Analysis):
             "thresholds": [
                 t
                 | {
-                    "chart": _chart(t["bunching"]),
+                    "chart": _chart(t.get("bunching") or {}),  # none in reports from before v2
                     "chart_id": f"bunching-{t['threshold']}",
                     "url": search(**_band(t, below_only=True)),
                     "rows": [

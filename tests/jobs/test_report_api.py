@@ -100,3 +100,20 @@ def test_the_report_page_and_workbook_render_the_findings_grouped_by_scope(clien
     assert summary["Findings: Procuring entities"] == sum(
         f["scope"] == "organization" for f in data["findings"]
     )
+
+
+def test_a_report_stored_before_v2_still_renders(client, alice, seeded):
+    job = _report_job(alice)
+    stored = JobData.objects.get(job=job)
+    old = stored.payload
+    for key in ("screens", "findings"):
+        old.pop(key)
+    for threshold in old["thresholds"]:
+        threshold.pop("bunching")
+        threshold.pop("baseline")
+    old["benford"]["overall"].pop("log10_p")
+    stored.save()
+    client.force_login(alice)
+
+    assert client.get(f"/jobs/{job.id}/report/").status_code == 200
+    assert client.get(f"/api/jobs/{job.id}/report/").json()["findings"] == []
