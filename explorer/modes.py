@@ -5,15 +5,17 @@ Bidding, Competitive Dialogue; `limited`: Shopping, Small Value, Two Failed Bidd
 Emergency, Take-over, Community, NGO, UN agencies; `direct`: Direct Contracting, Repeat
 Order, Agency to Agency, Lease, Defense, Highly Technical, Scientific, Direct Retail
 Purchase, Renewal, Adjacent. The non-competitive modes of the report are `limited` and
-`direct`. The same patterns serve Python (`method`) and SQL (`method_q`, `NONCOMPETITIVE_SQL`)
-so a figure and the search behind it count the same awards.
+`direct`. The same patterns serve Python (`method`, `noncompetitive_modes`) and the search filter
+(`method_q`), so a figure and the search behind it count the same awards.
 """
 
 from __future__ import annotations
 
 import re
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+
+from explorer.models import Award
 
 # Checked in this order: the first that matches wins (case-insensitive, PostgreSQL ~*).
 PATTERNS: tuple[tuple[str, str], ...] = (
@@ -67,10 +69,8 @@ def method_q(choice: str, field: str = "procurement_mode") -> Q:
     return _is(choice, field)
 
 
-def noncompetitive_sql(column: str) -> str:
-    """A SQL boolean expression: `column` is a limited or direct mode (patterns are constants)."""
-    open_, selective = dict(PATTERNS)["open"], dict(PATTERNS)["selective"]
-    return (
-        f"(NOT {column} ~* '{open_}' AND NOT {column} ~* '{selective}' AND "
-        f"({column} ~* '{dict(PATTERNS)['direct']}' OR {column} ~* '{dict(PATTERNS)['limited']}'))"
-    )
+def noncompetitive_modes(awards: QuerySet[Award]) -> list[str]:
+    """The distinct modes of these awards that are limited or direct (a few dozen: the
+    classification runs in Python once per mode, the SQL compares with the list)."""
+    distinct = awards.order_by().values_list("procurement_mode", flat=True).distinct()
+    return sorted(mode for mode in distinct if method(mode) in NONCOMPETITIVE)

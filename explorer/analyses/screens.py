@@ -29,42 +29,51 @@ MIN_AWARDS = 20
 SIZE_CLASSES = (20, 50, 100, 250, 1000)  # lower bounds of the classes by award count
 MIN_PEERS = 5  # a class with fewer entities has no peer baseline
 P_VALUE = 1e-4
+# The winner's share has no test: above the peers' fence it must also be at least this
+# (the winners took half of the buyers' yearly spend, on average over the awards). Without
+# it, the skewed spread of small buyers flags hundreds of suppliers in the seeded data.
+MIN_WINNER_SHARE = 0.5
 LISTED = 50
 KINDS = ("organization", "supplier")
 
+# One pass over the awards: counts and sums per (organization, supplier, year), from which
+# the organizations' and suppliers' totals and the winner's shares follow (the pairs are
+# far fewer than the awards). `nc`: the mode is one of the non-competitive modes passed.
 SQL = """
-WITH a AS (
-    SELECT organization_id AS org, supplier_id AS sup, amount, award_date,
-           {noncompetitive} AS nc
-    FROM ({awards}) AS awards
-), pair AS (
-    SELECT org, sup, EXTRACT(YEAR FROM award_date) AS y, COUNT(*) AS n,
-           CAST(SUM(amount) AS DOUBLE PRECISION) AS amt
-    FROM a WHERE sup IS NOT NULL AND award_date IS NOT NULL AND amount > 0
-    GROUP BY org, sup, y
-), shares AS (
-    SELECT org, sup, n, amt / SUM(amt) OVER (PARTITION BY org, y) AS s FROM pair
-), base AS (
-    SELECT 'organization' AS kind, org AS id, COUNT(*) AS n,
-           CAST(COALESCE(SUM(amount), 0) AS DOUBLE PRECISION) AS amt,
+WITH p AS MATERIALIZED (
+    SELECT organization_id AS org, supplier_id AS sup, EXTRACT(YEAR FROM award_date) AS y,
+           COUNT(*) AS n, CAST(COALESCE(SUM(amount), 0) AS DOUBLE PRECISION) AS amt,
            COUNT(*) FILTER (WHERE nc) AS nc_n,
            CAST(COALESCE(SUM(amount) FILTER (WHERE nc), 0) AS DOUBLE PRECISION) AS nc_amt,
            COUNT(*) FILTER (WHERE EXTRACT(MONTH FROM award_date) = 12) AS dec_n,
-           COUNT(award_date) AS dated
-    FROM a GROUP BY org HAVING COUNT(*) >= %s
+           COUNT(award_date) AS dated,
+           COUNT(*) FILTER (WHERE amount > 0) AS pos_n,
+           CAST(COALESCE(SUM(amount) FILTER (WHERE amount > 0), 0) AS DOUBLE PRECISION) AS pos_amt
+    FROM (SELECT organization_id, supplier_id, amount, award_date, procurement_mode = ANY(%s) AS nc
+          FROM ({awards}) AS selection) AS awards
+    GROUP BY 1, 2, 3
+), base AS (
+    SELECT 'organization' AS kind, org AS id, SUM(n) AS n, SUM(amt) AS amt, SUM(nc_n) AS nc_n,
+           SUM(nc_amt) AS nc_amt, SUM(dec_n) AS dec_n, SUM(dated) AS dated
+    FROM p GROUP BY org HAVING SUM(n) >= %s
     UNION ALL
-    SELECT 'supplier', sup, COUNT(*), CAST(COALESCE(SUM(amount), 0) AS DOUBLE PRECISION),
-           COUNT(*) FILTER (WHERE nc),
-           CAST(COALESCE(SUM(amount) FILTER (WHERE nc), 0) AS DOUBLE PRECISION),
-           COUNT(*) FILTER (WHERE EXTRACT(MONTH FROM award_date) = 12), COUNT(award_date)
-    FROM a WHERE sup IS NOT NULL GROUP BY sup HAVING COUNT(*) >= %s
+    SELECT 'supplier', sup, SUM(n), SUM(amt), SUM(nc_n), SUM(nc_amt), SUM(dec_n), SUM(dated)
+    FROM p WHERE sup IS NOT NULL GROUP BY sup HAVING SUM(n) >= %s
+), year_spend AS (
+    SELECT org, y, SUM(pos_amt) AS total FROM p
+    WHERE sup IS NOT NULL AND y IS NOT NULL GROUP BY org, y
+), shares AS (
+    SELECT p.org, p.sup, p.pos_n AS n, p.pos_amt / t.total AS s
+    FROM p JOIN year_spend t ON t.org = p.org AND t.y = p.y
+    WHERE p.sup IS NOT NULL AND p.pos_n > 0 AND t.total > 0
 ), winner AS (
     SELECT 'organization' AS kind, org AS id, SUM(n * s) / SUM(n) AS ws, SUM(n) AS ws_n
     FROM shares GROUP BY org
     UNION ALL
     SELECT 'supplier', sup, SUM(n * s) / SUM(n), SUM(n) FROM shares GROUP BY sup
 )
-SELECT b.kind, b.id, COALESCE(o.name, s.name), b.n, b.amt, b.nc_n, b.nc_amt, b.dec_n, b.dated, w.ws, w.ws_n
+SELECT b.kind, b.id, COALESCE(o.name, s.name), CAST(b.n AS BIGINT), b.amt, CAST(b.nc_n AS BIGINT),
+       b.nc_amt, CAST(b.dec_n AS BIGINT), CAST(b.dated AS BIGINT), w.ws, w.ws_n
 FROM base b
 LEFT JOIN winner w ON w.kind = b.kind AND w.id = b.id
 LEFT JOIN explorer_organization o ON b.kind = 'organization' AND o.id = b.id
@@ -93,7 +102,8 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component(
         "winner_share", "Winner's share of the buyer's yearly spend", "winner_share", "", "", {},
-        "mean over its awards of the supplier's share of that buyer's spend in that year",
+        "mean over its awards of the supplier's share of that buyer's spend in that year "
+        f"(flagged from {MIN_WINNER_SHARE:.0%})",
     ),
     Component(
         "year_end", "Year-end rush (December)", "dec_share", "dec_n", "dated", {"month": "12"},
@@ -137,9 +147,9 @@ def measure(awards: QuerySet[Award], *, min_awards: int = MIN_AWARDS) -> list[En
         )
     except EmptyResultSet:
         return []
-    query = SQL.format(awards=sql, noncompetitive=modes.noncompetitive_sql("procurement_mode"))
+    noncompetitive = modes.noncompetitive_modes(awards)
     with connection.cursor() as cursor:
-        cursor.execute(query, [*params, min_awards, min_awards])
+        cursor.execute(SQL.format(awards=sql), [noncompetitive, *params, min_awards, min_awards])
         rows = cursor.fetchall()
     return [
         {
@@ -192,7 +202,7 @@ def judge(row: EntityRow, component: Component, baseline: dict[str, float] | Non
         spread = max(baseline["q3"] - baseline["q1"], 0.01)
         # No test: the strength is how far past the fence, in IQRs, from 4 (like p = 1e-4) up.
         result["log10_p"] = -(4 + (value - baseline["fence"]) / spread) if above else 0.0
-        result["flag"] = above
+        result["flag"] = above and value >= MIN_WINNER_SHARE
     return result
 
 
