@@ -10,7 +10,7 @@ from django.db.models.functions import Cast, Floor, Left
 
 from explorer import redflags
 from explorer.analyses.base import Analysis, Finding, SearchLink, Sheet
-from explorer.models import Award
+from explorer.models import Award, Organization
 
 MIN_AWARDS = 300  # per entity; fewer awards say little about digit frequencies
 LISTED = 25  # entities listed (flagged ones first)
@@ -67,25 +67,20 @@ class FirstDigits(Analysis):
     flag_label = "first-digit"
 
     def compute(self, awards: QuerySet[Award]) -> Benford:
+        # One pass: digit counts per entity; the selection's are their sums.
         digits = awards.filter(amount__gte=10).annotate(digit=_first_digit())
-        overall = {
-            int(d): n for d, n in digits.values("digit").annotate(n=Count("id")).values_list("digit", "n")
-        }
-        eligible = (
-            awards.filter(amount__gte=10)
-            .values("organization_id")
+        by_entity: dict[int, dict[int, int]] = defaultdict(dict)
+        overall: dict[int, int] = defaultdict(int)
+        for entity, digit, n in (
+            digits.values("organization_id", "digit")
             .annotate(n=Count("id"))
-            .filter(n__gte=MIN_AWARDS)
-            .values("organization_id")
-        )
-        per_entity: dict[str, dict[int, int]] = defaultdict(dict)
-        for name, digit, n in (
-            digits.filter(organization_id__in=eligible)
-            .values("organization__name", "digit")
-            .annotate(n=Count("id"))
-            .values_list("organization__name", "digit", "n")
+            .values_list("organization_id", "digit", "n")
         ):
-            per_entity[name][int(digit)] = n
+            by_entity[entity][int(digit)] = n
+            overall[int(digit)] += n
+        eligible = {e: counts for e, counts in by_entity.items() if sum(counts.values()) >= MIN_AWARDS}
+        names = dict(Organization.objects.filter(pk__in=eligible).values_list("pk", "name"))
+        per_entity = {names[e]: counts for e, counts in eligible.items()}
         entities: list[EntityRow] = [_row(counts) | {"name": name} for name, counts in per_entity.items()]  # type: ignore[misc]
         entities.sort(key=lambda row: (not row["flag"], -row["mad"]))
         return {

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from explorer import modes, redflags
@@ -35,6 +35,7 @@ P_VALUE = 1e-4
 MIN_WINNER_SHARE = 0.5
 LISTED = 50
 KINDS = ("organization", "supplier")
+WORK_MEM = "128MB"  # for the one query of measure(), in its own transaction
 
 # One pass over the awards: counts and sums per (organization, supplier, year), from which
 # the organizations' and suppliers' totals and the winner's shares follow (the pairs are
@@ -42,14 +43,14 @@ KINDS = ("organization", "supplier")
 SQL = """
 WITH p AS MATERIALIZED (
     SELECT organization_id AS org, supplier_id AS sup, EXTRACT(YEAR FROM award_date) AS y,
-           COUNT(*) AS n, CAST(COALESCE(SUM(amount), 0) AS DOUBLE PRECISION) AS amt,
-           COUNT(*) FILTER (WHERE nc) AS nc_n,
-           CAST(COALESCE(SUM(amount) FILTER (WHERE nc), 0) AS DOUBLE PRECISION) AS nc_amt,
+           COUNT(*) AS n, COALESCE(SUM(amount), 0) AS amt,
+           COUNT(*) FILTER (WHERE nc) AS nc_n, COALESCE(SUM(amount) FILTER (WHERE nc), 0) AS nc_amt,
            COUNT(*) FILTER (WHERE EXTRACT(MONTH FROM award_date) = 12) AS dec_n,
            COUNT(award_date) AS dated,
            COUNT(*) FILTER (WHERE amount > 0) AS pos_n,
-           CAST(COALESCE(SUM(amount) FILTER (WHERE amount > 0), 0) AS DOUBLE PRECISION) AS pos_amt
-    FROM (SELECT organization_id, supplier_id, amount, award_date, procurement_mode = ANY(%s) AS nc
+           COALESCE(SUM(amount) FILTER (WHERE amount > 0), 0) AS pos_amt
+    FROM (SELECT organization_id, supplier_id, CAST(amount AS DOUBLE PRECISION) AS amount, award_date,
+                 procurement_mode = ANY(%s) AS nc
           FROM ({awards}) AS selection) AS awards
     GROUP BY 1, 2, 3
 ), base AS (
@@ -148,7 +149,9 @@ def measure(awards: QuerySet[Award], *, min_awards: int = MIN_AWARDS) -> list[En
     except EmptyResultSet:
         return []
     noncompetitive = modes.noncompetitive_modes(awards)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The pairs (about one per award in the seeded data) sort and hash in memory.
+        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         cursor.execute(SQL.format(awards=sql), [noncompetitive, *params, min_awards, min_awards])
         rows = cursor.fetchall()
     return [
