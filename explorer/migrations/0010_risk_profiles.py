@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("explorer", "0006_result_set_owner")]
+    dependencies = [("explorer", "0008_ocds_lookup_indexes")]
 
     operations = [
         migrations.CreateModel(
