@@ -8,6 +8,7 @@ parsed value that the page, the keyset pager, the facets and the job buttons all
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
@@ -23,7 +24,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import BooleanField, DateField, DecimalField, F, Func, Model, Q, QuerySet, Value
 from django.urls import reverse
 
-from explorer import aggregates
+from explorer import aggregates, modes
 from explorer.indicators import CODES as INDICATOR_CODES
 from explorer.models import (
     Area,
@@ -178,12 +179,28 @@ FILTERS: tuple[Filter, ...] = (
         lambda mode: Q(procurement_mode=mode),
     ),
     Filter(
+        "method",
+        forms.ChoiceField(label="Procurement method", required=False, choices=modes.CHOICES),
+        modes.method_q,
+    ),
+    Filter(
         "date_from",
         forms.DateField(label="Awarded from", required=False),
         lambda day: Q(award_date__gte=day),
     ),
     Filter(
         "date_to", forms.DateField(label="Awarded to", required=False), lambda day: Q(award_date__lte=day)
+    ),
+    Filter(
+        "month",
+        forms.TypedChoiceField(
+            label="Award month",
+            required=False,
+            coerce=int,
+            empty_value=None,
+            choices=[("", "Any"), *[(str(m), calendar.month_name[m]) for m in range(1, 13)]],
+        ),
+        lambda month: Q(award_date__month=month),
     ),
     Filter("amount_min", _amount("Amount from (PHP)"), lambda amount: Q(amount__gte=amount)),
     Filter("amount_max", _amount("Amount to (PHP)"), lambda amount: Q(amount__lte=amount)),

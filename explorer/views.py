@@ -14,7 +14,7 @@ from django.views.decorators.http import condition, require_GET
 from django_htmx.http import push_url
 
 from config.handlers import Request
-from explorer import aggregates, facets, ocds, publication, suggest
+from explorer import aggregates, facets, ocds, profiles, publication, suggest, tasks
 from explorer.indicators import INDICATORS, evidence
 from explorer.models import Award, Notice, Organization, ResultSet, Supplier
 from explorer.notices import NoticeForm, ocds_release_url
@@ -181,6 +181,7 @@ def _entity_page(
         ]
         return aggregates.Bounded(value=value, timed_out=rows.timed_out)
 
+    profile = profiles.page(filter_name, entity.pk, entity.name, lambda **f: search_url({**base, **f}))
     context = {
         "counterparties": linked(summary.counterparties, counterpart),
         "categories": linked(summary.categories, "category"),
@@ -194,7 +195,10 @@ def _entity_page(
         "kind": kind,
         "counterpart_label": "Top suppliers" if filter_name == "organization" else "Top procuring entities",
         "search_url": search_url(base),
+        "profile": profile,
     }
+    if profile["stale"]:
+        tasks.request_refresh()
     return render(request, "explorer/entity.html", context)
 
 
