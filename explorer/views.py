@@ -104,6 +104,9 @@ def search_totals(request: Request) -> HttpResponse:
         return HttpResponse("Invalid filters.", status=400)
     totals = aggregates.totals(form.search.awards())
     context = {"totals": totals, "count_cap": aggregates.COUNT_CAP, "deferred": True}
+    if not request.htmx:  # the "count them all" link of a page without JavaScript
+        context |= {"search_url": form.search.url()}
+        return render(request, "explorer/search_totals.html", context)
     return render(request, "explorer/_totals.html", context)
 
 
