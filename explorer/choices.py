@@ -2,8 +2,9 @@
 
 A typed `awarded` found nothing (the data says `Awarded`): these filters are choices instead.
 Each is one GROUP BY over all awards under the page statement timeout, and the four are
-cached per process until the data changes (the newest award id is the cache key, so an
-import shows its new values at once) or CACHE_SECONDS pass. The filter itself stays a text
+cached per process until new awards arrive (the newest award is the cache key, so an
+import shows its new values at once) or CACHE_SECONDS pass: an edit of existing awards
+shows in the counts within CACHE_SECONDS. The filter itself stays a text
 field: a link or a job may name a value the list does not hold, which is then offered too.
 """
 
@@ -41,8 +42,8 @@ class Options:
 
 def options() -> dict[str, Options]:
     """Every choice filter's options (cached; see the module docstring)."""
-    newest = Award.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    key = f"explorer:filter-choices:{newest}"
+    newest = Award.objects.order_by("-id").values_list("id", "key").first() or (0, "")
+    key = "explorer:filter-choices:{}:{}".format(*newest)
     found = cache.get(key)
     if found is None:
         found = {name: _count(column, names) for name, (column, names) in CHOICE_FILTERS.items()}

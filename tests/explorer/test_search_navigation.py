@@ -11,6 +11,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from django.core.cache import cache
 from django.db.models import F
 from django.urls import reverse
 
@@ -19,6 +20,13 @@ from explorer.models import Award, BusinessCategory
 from explorer.search import SearchForm
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_choices() -> None:
+    # Tests seed the same demo awards again and again, then edit them: the cached choices of
+    # an earlier test (same newest award) would show here.
+    cache.clear()
 
 
 def parsed(**params: str) -> search.Search:
