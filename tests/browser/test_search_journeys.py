@@ -16,7 +16,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from explorer import demo
 from explorer.models import Award, Supplier
 from explorer.search import SearchForm
-from tests.browser.conftest import screenshot, session_cookie
+from tests.browser.conftest import ARTIFACTS, screenshot, session_cookie
 
 pytestmark = [pytest.mark.browser, pytest.mark.services]
 DASH = "\N{EN DASH}"  # of the pager's position, "Awards 51-100 of 400"
@@ -281,3 +281,4 @@ def test_the_page_fits_the_screen_with_results_first_on_a_phone(live, new_contex
         expect(filters).to_have_attribute("open", "")
         assert facets["x"] < results["x"]
     screenshot(page, f"search-{width}")
+    page.screenshot(path=str(ARTIFACTS / f"search-{width}-screen.png"))  # what the first screen shows
