@@ -37,8 +37,8 @@ def state(page: Page) -> dict[str, Any]:
         document.querySelectorAll(".search-form [name]").forEach((e) => { form[e.name] = e.value; });
         return {
           form,
-          chips: text(".filter-chip span"),
-          active: text(".facet li.active a"),
+          chips: text(".filter-chip .chip-label"),
+          active: Array.from(document.querySelectorAll(".facet li.active a"), (a) => a.lastChild.textContent),
           summary: document.querySelector(".summary").textContent.replace(/\\s+/g, " ").trim(),
           rows: Array.from(document.querySelectorAll("table.results tbody a[href^='/awards/']"),
                            (a) => a.getAttribute("href")),
@@ -110,7 +110,7 @@ def test_facets_then_the_form_keeps_the_facets(login, alice):
     seen = same_as_fresh_load(page)
     assert seen["form"]["category"] == filters["category"]
     assert seen["form"]["mode"] == filters["mode"]
-    assert set(seen["active"]) == {f"✕ {filters['category']}", f"✕ {filters['mode']}"}
+    assert set(seen["active"]) == {filters["category"], filters["mode"]}
 
 
 def expected_awards(**filters: str) -> Any:
@@ -197,12 +197,12 @@ def test_chips_name_each_filter_in_words_and_remove_it(login, alice):
     page = login(alice)
     page.goto(f"/?area={area}&sort=-amount")
     chips = page.locator(".filter-chips")
-    expect(chips.locator(".filter-chip span")).to_have_text(
+    expect(chips.locator(".filter-chip .chip-label")).to_have_text(
         [f"Area of delivery: {area}", "Sort: amount, largest first"]
     )
 
     chips.get_by_role("link", name=f"Remove Area of delivery: {area}").click()
-    expect(page.locator(".filter-chip span")).to_have_text(["Sort: amount, largest first"])
+    expect(page.locator(".filter-chip .chip-label")).to_have_text(["Sort: amount, largest first"])
     assert query_of(page.url) == {"sort": ["-amount"]}
     seen = same_as_fresh_load(page)
     assert seen["form"]["area"] == ""
