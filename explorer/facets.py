@@ -140,7 +140,7 @@ def count(search: Search, awards: QuerySet[Award], *, more: str = "") -> list[Fa
 
 def _counted(facet: Facet, counter: Counter[Any]) -> Counter[Any]:
     names = (
-        dict(facet.names.objects.filter(id__in=list(counter)).values_list("id", "name"))  # type: ignore[attr-defined]
+        dict(facet.names._default_manager.filter(id__in=list(counter)).values_list("id", "name"))
         if facet.names is not None
         else None
     )
