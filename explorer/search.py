@@ -248,7 +248,7 @@ class Search:
     def awards(self) -> QuerySet[Award]:
         return awards_matching(self.cleaned)
 
-    def url(self, changes: Mapping[str, str | None] | None = None, **state: str) -> str:
+    def url(self, changes: Mapping[str, str | None] | None = None, /, **state: str) -> str:
         """This search's page URL; `changes` set filters, or remove them when None. `state`
         is the page's own place (PAGE_STATE: a keyset cursor, the page number, the facet
         shown in full): a change of filters always starts again from the first page."""
