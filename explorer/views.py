@@ -45,6 +45,7 @@ def search(request: Request) -> HttpResponse:
     except BadCursor:
         pager, status = paging.Pager(search=search), 400
         context["cursor_error"] = "This page link is broken; start again from the first page."
+    counted = facets.count(search, awards, more=place.more)
     if totals.value and totals.value["exact"]:
         pager.total = totals.value["count"]
     context |= {
@@ -67,7 +68,8 @@ def search(request: Request) -> HttpResponse:
         "totals_url": ""
         if small or totals.timed_out
         else f"{reverse('explorer:search_totals')}?{urlencode(search.filters)}",
-        "facets": facets.count(search, awards, more=place.more),
+        "facets": counted,
+        "facets_approximate": any(item.approximate for item in counted),
         "next_url": pager.next_url,
         "first_url": search.url(),
         **panel.for_search(user=request.user, search=search),

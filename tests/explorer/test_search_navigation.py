@@ -254,3 +254,41 @@ def test_the_count_without_javascript_is_a_page_of_its_own(alice_client, monkeyp
     assert "<h1>Count of a search</h1>" in body
     assert f"<strong>{Award.objects.filter(amount__gte=1000).count()}</strong> awards" in body
     assert 'href="/?amount_min=1000"' in body
+
+
+def test_relevance_pages_are_numbered_with_previous_and_first_links():
+    demo.seed(awards=400, seed=6)
+    found = parsed(q="supply")
+    awards = found.awards()
+    first = paging.page(awards, search=found, place=paging.Place(), small=False, size=10)
+    second_place = paging.place({k: v[0] for k, v in query_of(first.next_url).items()}, search=found)
+    second = paging.page(awards, search=found, place=second_place, small=False, size=10)
+    third_place = paging.place({k: v[0] for k, v in query_of(second.next_url).items()}, search=found)
+    third = paging.page(awards, search=found, place=third_place, small=False, size=10)
+
+    assert (first.number, second.number, third.number) == (1, 2, 3)
+    assert third.start == 21
+    assert second.previous_url == second.first_url == "/?q=supply"
+    back = paging.place({k: v[0] for k, v in query_of(third.previous_url).items()}, search=found)
+    assert back == second_place
+    assert [a.id for a in paging.page(awards, search=found, place=back, small=False, size=10).rows] == [
+        a.id for a in second.rows
+    ]
+
+
+def test_a_previous_page_is_a_keyset_query_at_any_depth():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    demo.seed(awards=200, seed=7)
+    found = parsed(sort="-date")
+    last = Award.objects.order_by(F("award_date").desc(nulls_first=True), "-id")[150]
+    with CaptureQueriesContext(connection) as queries:
+        rows, earlier = search.keyset_page_before(
+            found.awards(), search=found, before=search.cursor_of(last, search=found), size=20, small=True
+        )
+
+    expected = list(Award.objects.order_by(F("award_date").desc(nulls_first=True), "-id")[130:150])
+    assert rows == expected
+    assert earlier
+    assert not any("OFFSET" in q["sql"] for q in queries.captured_queries)
