@@ -282,3 +282,5 @@ def test_the_page_fits_the_screen_with_results_first_on_a_phone(live, new_contex
         assert facets["x"] < results["x"]
     screenshot(page, f"search-{width}")
     page.screenshot(path=str(ARTIFACTS / f"search-{width}-screen.png"))  # what the first screen shows
+    page.locator(".pager").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / f"search-{width}-pager.png"))
