@@ -292,3 +292,15 @@ def test_a_previous_page_is_a_keyset_query_at_any_depth():
     assert rows == expected
     assert earlier
     assert not any("OFFSET" in q["sql"] for q in queries.captured_queries)
+
+
+@pytest.mark.parametrize("cursor", ["nonsense", "2024-02-30~5", "1" * 80, "5.00~" + "9" * 40])
+def test_a_broken_previous_cursor_is_refused_with_a_message(alice_client, cursor):
+    demo.seed(awards=30, seed=8)
+
+    response = alice_client.get(
+        reverse("explorer:search"), {"sort": "-amount", "before": cursor, "page": "3"}
+    )
+
+    assert response.status_code == 400
+    assert "This page link is broken" in response.content.decode()
