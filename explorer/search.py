@@ -106,6 +106,9 @@ def _amount(label: str) -> forms.DecimalField:
     )
 
 
+# The browser's date picker; it sends ISO dates, the format DateField reads first.
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
 SORT_CHOICES = [
     ("", "Best match / newest"),
     ("-date", "Newest first"),
@@ -155,11 +158,13 @@ FILTERS: tuple[Filter, ...] = (
     ),
     Filter(
         "date_from",
-        forms.DateField(label="Awarded from", required=False),
+        forms.DateField(label="Awarded from", required=False, widget=DATE_WIDGET),
         lambda day: Q(award_date__gte=day),
     ),
     Filter(
-        "date_to", forms.DateField(label="Awarded to", required=False), lambda day: Q(award_date__lte=day)
+        "date_to",
+        forms.DateField(label="Awarded to", required=False, widget=DATE_WIDGET),
+        lambda day: Q(award_date__lte=day),
     ),
     Filter("amount_min", _amount("Amount from (PHP)"), lambda amount: Q(amount__gte=amount)),
     Filter("amount_max", _amount("Amount to (PHP)"), lambda amount: Q(amount__lte=amount)),
