@@ -246,12 +246,15 @@ def test_the_count_without_javascript_is_a_page_of_its_own(alice_client, monkeyp
     demo.seed(awards=120, seed=5)
     monkeypatch.setattr(aggregates, "COUNT_CAP", 50)
     page = alice_client.get(reverse("explorer:search"), {"amount_min": "1000"})
-    assert "<noscript> · <a href=" in page.content.decode()
+    assert f'<noscript> <a href="{page.context["totals_url"]}">Count them exactly</a></noscript>' in (
+        page.content.decode()
+    )
 
     counted = alice_client.get(page.context["totals_url"])
 
     body = counted.content.decode()
-    assert "<h1>Count of a search</h1>" in body
+    assert "<h1>Count and total</h1>" in body
+    assert "position-total" not in body  # the pager's swap is for the HTMX answer only
     assert f"<strong>{Award.objects.filter(amount__gte=1000).count()}</strong> awards" in body
     assert 'href="/?amount_min=1000"' in body
 
