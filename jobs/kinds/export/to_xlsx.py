@@ -24,7 +24,7 @@ AMOUNT_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
 # Widths in characters: enough for the usual value, capped so one long title does not
 # push the rest off screen (Excel shows the whole text in the cell and the formula bar).
-WIDTHS = {"text": 24, "number": 18, "date": 12, "id": 38}
+WIDTHS = {"text": 24, "number": 18, "date": 12, "id": 38, "codes": 14}
 WIDE = {"Award title": 60, "Procuring entity": 40, "Supplier": 36, "Business category": 30}
 
 
