@@ -273,3 +273,15 @@ def test_v1_sample_keeps_real_closing_times_and_r003_reads_them():
     assert liliw.published_at is None  # 00:00:00.000 is a date alone
     # Published 4 January, closing 11 January 10:00: 7 whole days, not below 7.
     assert "R003" not in liliw.flags
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_whose_indicator_step_fails_still_succeeds_and_says_so(monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine, "compute_after_import", broken)
+    run = import_file(shared_file("philgeps-v1-2023-sample-11.csv"))
+    assert run.status == ImportRun.Status.SUCCEEDED
+    assert "indicators were not recomputed" in run.message
+    assert Award.objects.exists()
