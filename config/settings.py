@@ -10,6 +10,7 @@ Every variable read here is listed in .env.example and the README (tests check b
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -350,6 +351,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15 * 60.0,
         "options": {"queue": "interactive", "expires": 14 * 60},
     },
+    # The OCDS bulk files at their stable URLs (explorer/publication.py), nightly.
+    "publish-ocds-files": {
+        "task": "explorer.tasks.publish_ocds",
+        "schedule": crontab(hour=3, minute=0),
+        "options": {"queue": "bulk", "expires": 6 * 3600},
+    },
     "fail-or-requeue-stale-jobs": {
         "task": "jobs.tasks.check_stale_jobs",
         "schedule": 60.0,
@@ -394,6 +401,27 @@ if HEALTHZ_TOKEN and len(HEALTHZ_TOKEN) < 20:
 # The ocid prefix registered with the Open Contracting Partnership (explorer/ocds.py).
 # `ocds-xxxxxx` is the standard's placeholder, fine for development only.
 OCDS_OCID_PREFIX = env_str("OCDS_OCID_PREFIX", "ocds-xxxxxx")
+if not re.fullmatch(r"ocds-[a-z0-9]{6}", OCDS_OCID_PREFIX):
+    raise ImproperlyConfigured("OCDS_OCID_PREFIX must be 'ocds-' and 6 lowercase letters or digits")
+# A prefix must be registered with OCP before publishing: production refuses the
+# placeholder unless this says it is meant (a test deployment, say).
+OCDS_ALLOW_PLACEHOLDER_PREFIX = env_bool("OCDS_ALLOW_PLACEHOLDER_PREFIX", default=False)
+if PRODUCTION and OCDS_OCID_PREFIX == "ocds-xxxxxx" and not OCDS_ALLOW_PLACEHOLDER_PREFIX:
+    raise ImproperlyConfigured(
+        "Set OCDS_OCID_PREFIX to the prefix registered with the Open Contracting Partnership "
+        "(or OCDS_ALLOW_PLACEHOLDER_PREFIX=1 to publish under the placeholder ocds-xxxxxx)"
+    )
+# Package metadata (explorer/ocds.py): the site's public address (package and policy
+# URLs), the publisher, and the licence and publication policy URLs (by default the
+# sections of the Data page that state them).
+OCDS_SITE_URL = env_str("OCDS_SITE_URL", "http://127.0.0.1:8000")
+OCDS_PUBLISHER_NAME = env_str("OCDS_PUBLISHER_NAME", "PhilGEPS Data Explorer")
+OCDS_PUBLISHER_URI = env_str("OCDS_PUBLISHER_URI")
+OCDS_LICENSE_URL = env_str("OCDS_LICENSE_URL")
+OCDS_PUBLICATION_POLICY_URL = env_str("OCDS_PUBLICATION_POLICY_URL")
+# The nightly bulk files (explorer/publication.py) and the API's requests per minute per user.
+OCDS_PUBLISH_ROOT = Path(env_str("OCDS_PUBLISH_ROOT", str(DATA_DIR / "ocds")))
+OCDS_API_RATE_PER_MINUTE = env_int("OCDS_API_RATE_PER_MINUTE", 120, minimum=1)
 
 # --- Procurement indicators (explorer/indicators/) --------------------------------------
 

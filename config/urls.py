@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/ocds/", include("explorer.ocds_urls")),
     path("", include("jobs.urls")),
     path("", include("explorer.urls")),
 ]

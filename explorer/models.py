@@ -121,7 +121,11 @@ class Notice(models.Model):
     flags = ArrayField(models.CharField(max_length=16), default=list, db_default=[], blank=True)
 
     class Meta:
-        indexes = [GinIndex(fields=["flags"], name="notice_flags")]
+        indexes = [
+            GinIndex(fields=["flags"], name="notice_flags"),
+            # The OCDS release of an ocid (explorer/ocds.py notice_for_ocid).
+            models.Index(fields=["reference_number"], name="notice_reference_number"),
+        ]
 
     def __str__(self) -> str:
         return self.title[:80]

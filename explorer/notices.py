@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.db.models import Exists, OuterRef, QuerySet
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from explorer import ocds
 from explorer.models import Award, Notice, Organization
@@ -66,10 +66,5 @@ class NoticeForm(forms.Form):
 
 
 def ocds_release_url(notice: Notice) -> str:
-    """The notice's OCDS release in the API, once that route exists ("" before)."""
-    try:
-        return reverse(
-            "ocds-release", args=[ocds.ocid(reference_number=notice.reference_number, key=notice.key)]
-        )
-    except NoReverseMatch:
-        return ""
+    """The notice's OCDS release in the API."""
+    return reverse("ocds-release", args=[ocds.ocid(reference_number=notice.reference_number, key=notice.key)])

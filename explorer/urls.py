@@ -14,4 +14,6 @@ urlpatterns = [
     path("organizations/<uuid:public_id>/", views.organization, name="organization"),
     path("suppliers/<uuid:public_id>/", views.supplier, name="supplier"),
     path("suggest/<str:field>/", views.suggest_names, name="suggest"),
+    path("data/", views.data, name="data"),
+    path("data/ocds/<str:name>", views.data_file, name="data-file"),
 ]

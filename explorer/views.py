@@ -3,17 +3,18 @@ and aggregates.py; these views only pick the template and its context."""
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import condition, require_GET
 from django_htmx.http import push_url
 
 from config.handlers import Request
-from explorer import aggregates, facets, ocds, suggest
+from explorer import aggregates, facets, ocds, publication, suggest
 from explorer.indicators import INDICATORS, evidence
 from explorer.models import Award, Notice, Organization, ResultSet, Supplier
 from explorer.notices import NoticeForm, ocds_release_url
@@ -102,10 +103,13 @@ def award(request: Request, public_id: str) -> HttpResponse:
         Award.objects.select_related("notice", "organization", "supplier", "category", "area"),
         public_id=public_id,
     )
+    notice = award.notice
     context = {
         "award": award,
-        "line_items": award.notice.line_items.all()[:500],
+        "line_items": notice.line_items.all()[:500],
         "shown": evidence.for_award(award),
+        "ocid": ocds.ocid(reference_number=notice.reference_number, key=notice.key),
+        "ocds_url": ocds_release_url(notice),
     }
     return render(request, "explorer/award.html", context)
 
@@ -189,3 +193,32 @@ def _entity_page(
         "search_url": search_url(base),
     }
     return render(request, "explorer/entity.html", context)
+
+
+@require_GET
+def data(request: Request) -> HttpResponse:
+    """The Data page: the published OCDS bulk files and how to use them (public, like
+    the files: PhilGEPS publishes this data openly)."""
+    index = publication.published_files()
+    for entry in index["files"]:
+        entry["url"] = reverse("explorer:data-file", args=[entry["name"]])
+    return render(
+        request,
+        "explorer/data.html",
+        {"index": index, "api_url": reverse("ocds-releases"), "site": ocds.site_url("")},
+    )
+
+
+def _file_modified(request: Request, name: str) -> dt.datetime | None:
+    path = publication.path_of(name)
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC) if path else None
+
+
+@require_GET
+@condition(last_modified_func=_file_modified)
+def data_file(request: Request, name: str) -> HttpResponseBase:
+    """A published OCDS file at its stable URL, with Last-Modified (304 when unchanged)."""
+    path = publication.path_of(name)
+    if path is None:
+        raise Http404("No such file.")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type="application/zip")

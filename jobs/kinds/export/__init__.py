@@ -22,10 +22,10 @@ from jobs.kinds.base import (
     SearchAction,
     file_stamp,
 )
-from jobs.kinds.export import to_csv, to_xlsx
+from jobs.kinds.export import to_csv, to_ocds, to_xlsx
 from jobs.kinds.export.rows import Format
 
-FORMATS: dict[str, Format] = {f.name: f for f in (to_xlsx.FORMAT, to_csv.FORMAT)}
+FORMATS: dict[str, Format] = {f.name: f for f in (to_xlsx.FORMAT, to_csv.FORMAT, to_ocds.FORMAT)}
 
 
 class ExportParams(ParamsForm):
