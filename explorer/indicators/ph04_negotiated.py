@@ -28,11 +28,11 @@ class NegotiatedWithoutFailures(Indicator):
         }
 
     def related(self) -> str | None:
-        # A failed notice imported now changes the later negotiated notices of its entity.
+        # A Failed notice imported now changes the later negotiated notices of its entity.
         return (
-            "SELECT DISTINCT m.id FROM explorer_notice s JOIN explorer_notice m "
-            "ON m.organization_id = s.organization_id "
-            f"WHERE s.id IN (SELECT notice_id FROM {WORK_TABLE}) AND m.procurement_mode ILIKE '{MODE}'"
+            "SELECT m.id FROM explorer_notice m WHERE m.procurement_mode ILIKE '%%Two Failed Biddings%%' "
+            "AND m.organization_id IN (SELECT s.organization_id FROM explorer_notice s "
+            f"WHERE s.id IN (SELECT notice_id FROM {WORK_TABLE}) AND s.status ILIKE 'failed')"
         )
 
     def select(self, scope: Scope) -> tuple[str, list[Any]]:
