@@ -93,6 +93,9 @@ def search_totals(request: Request) -> HttpResponse:
         return HttpResponse("Invalid filters.", status=400)
     totals = aggregates.totals(form.search.awards())
     context = {"totals": totals, "count_cap": aggregates.COUNT_CAP, "deferred": True}
+    if not request.htmx:  # the page's <noscript> link: a page of its own, back to the search
+        context["search_url"] = search_url(form.search.filters)
+        return render(request, "explorer/totals.html", context)
     return render(request, "explorer/_totals.html", context)
 
 

@@ -85,6 +85,14 @@ def job_status(request: Request, job_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
+def job_timeline(request: Request, job_id: str) -> HttpResponse:
+    """The job page's timeline and attempts alone (the page fetches it when the job changes)."""
+    job = services.job_for_user(request.user, job_id)
+    return render(request, "jobs/_job_timeline.html", {"job": job})
+
+
+@login_required
+@require_GET
 def job_list(request: Request) -> HttpResponse:
     jobs = Job.objects.filter(owner=request.user).order_by("-created_at")
     page = Paginator(jobs, 25).get_page(request.GET.get("page"))

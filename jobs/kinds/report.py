@@ -48,7 +48,7 @@ def run_report(run: Run) -> Outcome:
         },
         data=data,
         file=path,
-        file_name=f"philgeps-report-{file_stamp()}.xlsx",
+        file_name=f"philgeps-report-{file_stamp(run.job)}.xlsx",
         content_type=XLSX,
     )
 
@@ -135,19 +135,22 @@ def report_url(job: Job) -> str:
 
 
 def title(params: Mapping[str, Any]) -> str:
-    return "Report"
+    return "Red-flag report"
 
 
 KIND = KindSpec(
     name="report",
-    label="Report",
+    label="Red-flag report",
     form=ReportParams,
     run=run_report,
     title=title,
     queue="bulk",
+    progress_unit="steps",
     summary_template="jobs/kinds/report_summary.html",
     summary=summary,
     result_url=report_url,
     result_label="Open the report",
-    actions=(SearchAction("analyse", "Analyse"),),
+    actions=(
+        SearchAction("analyse", "Red-flag report", hint="Totals and four red-flag analyses, on a page"),
+    ),
 )
