@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,7 +31,9 @@ from common import ROOT, RssSampler, record, run_job, setup_django, start_worker
 PAGES = 40
 
 
-def export_command(out: Path) -> tuple[float, int]:
+def export_command(out: Path) -> tuple[float, int, float]:
+    """(wall seconds, peak RSS, CPU seconds) of `manage.py export_ocds` in a child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "export_ocds", str(out)],
@@ -42,10 +45,12 @@ def export_command(out: Path) -> tuple[float, int]:
     with RssSampler(process.pid) as sampler:
         output, _ = process.communicate()
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode:
         raise RuntimeError("export_ocds failed")
     print(output.decode().strip())
-    return seconds, sampler.peak
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return seconds, sampler.peak, cpu
 
 
 def api_timings(client, start_after: int, pages: int, **filters: str) -> list[float]:  # type: ignore[no-untyped-def]
@@ -88,10 +93,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "all.zip"
-        seconds, peak = export_command(out)
+        seconds, peak, cpu = export_command(out)
         lines.append(
             f"`manage.py export_ocds`: **{awards / seconds:,.0f} awards/s** ({seconds:.1f} s, "
-            f"{out.stat().st_size / mb:,.0f} MB ZIP), peak RSS **{peak / mb:.0f} MB**"
+            f"{out.stat().st_size / mb:,.0f} MB ZIP), peak RSS **{peak / mb:.0f} MB**; the process used "
+            f"{cpu:.0f} CPU s ({awards / cpu:,.0f} awards per CPU second, PostgreSQL's time not counted)"
         )
 
     user, _ = get_user_model().objects.get_or_create(username="bench-ocds")

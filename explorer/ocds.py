@@ -300,11 +300,11 @@ def _query(name: str) -> tuple[str, tuple[Any, ...]]:
         if name == "notices":
             _QUERIES[name] = _batch_query(Notice.objects.filter(id__in=[-1]).order_by("id"), NOTICE_FIELDS)
         elif name == "awards":
-            rows = Award.objects.filter(notice_id__in=[-1]).order_by("notice_id", "id")
-            _QUERIES[name] = _batch_query(rows, AWARD_FIELDS)
+            awards = Award.objects.filter(notice_id__in=[-1]).order_by("notice_id", "id")
+            _QUERIES[name] = _batch_query(awards, AWARD_FIELDS)
         else:
-            rows = LineItem.objects.filter(notice_id__in=[-1]).order_by("notice_id", "line_number", "id")
-            _QUERIES[name] = _batch_query(rows, ITEM_FIELDS)
+            items = LineItem.objects.filter(notice_id__in=[-1]).order_by("notice_id", "line_number", "id")
+            _QUERIES[name] = _batch_query(items, ITEM_FIELDS)
     return _QUERIES[name]
 
 

@@ -243,7 +243,7 @@ def _copy_member(source: Path, name: str, target: zipfile.ZipFile) -> None:
     target.start_dir = fp.tell()
     target.filelist.append(copy)
     target.NameToInfo[name] = copy
-    target._didModify = True
+    target._didModify = True  # type: ignore[attr-defined]  # what ZipFile's own writers set
 
 
 def write_zip(
