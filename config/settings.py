@@ -423,6 +423,63 @@ OCDS_PUBLICATION_POLICY_URL = env_str("OCDS_PUBLICATION_POLICY_URL")
 OCDS_PUBLISH_ROOT = Path(env_str("OCDS_PUBLISH_ROOT", str(DATA_DIR / "ocds")))
 OCDS_API_RATE_PER_MINUTE = env_int("OCDS_API_RATE_PER_MINUTE", 120, minimum=1)
 
+# --- Procurement indicators (explorer/indicators/) --------------------------------------
+
+# Modes Cardinal counts as open or selective (REFERENCE.md 7: Public Bidding and ICB are
+# `open`, Limited Source Bidding and Competitive Dialogue `selective`), matched as the
+# start of the PhilGEPS mode text ("Limited Source Bidding (Sec. 49)").
+INDICATOR_COMPETITIVE_MODES = env_list(
+    "INDICATOR_COMPETITIVE_MODES",
+    "Public Bidding,International Competitive Bidding,Limited Source Bidding,Competitive Dialogue",
+)
+# R003: whole days from Published to Closing Date below which a submission period is short.
+# Cardinal's default is 15; RA 9184's 2016 IRR (Sec. 21.2.1) posts an Invitation to Bid for
+# 7 calendar days, and ICB notices need longer (IRR Sec. 21.2.2 / 23.3, 15 days).
+INDICATOR_R003_DAYS = env_int("INDICATOR_R003_DAYS", 7, minimum=1)
+# Per-mode thresholds: "mode prefix=days,..." (a prefix of the PhilGEPS mode text).
+INDICATOR_R003_MODE_DAYS = {
+    mode.strip(): int(days)
+    for mode, _, days in (
+        item.partition("=")
+        for item in env_list("INDICATOR_R003_MODE_DAYS", "International Competitive Bidding=15")
+    )
+    if days.strip().isdigit()
+}
+# PH01 price at the ceiling: the ABC is the award's legal ceiling (RA 9184 Sec. 31); in
+# competitive modes an award at this share of the ABC or more is a deviation worth a look.
+INDICATOR_CEILING_SHARE = float(env_str("INDICATOR_CEILING_SHARE", "0.99"))
+# PH02 decision period: Closing Date to Award Date shorter than this many days (bid
+# evaluation, post-qualification and the BAC resolution take longer under RA 9184's IRR,
+# Sec. 32-37), or negative (a data-quality flag).
+INDICATOR_DECISION_MIN_DAYS = env_int("INDICATOR_DECISION_MIN_DAYS", 3)
+# PH03 split purchases (RA 9184 IRR Sec. 54.1 forbids splitting to evade a mode's ceiling):
+# "mode prefix=ceiling PHP,..." and the window in days.
+#   Small Value Procurement (Sec. 53.9): PHP 1,000,000, 2016 IRR Annex "H" (NGAs, GOCCs,
+#     1st-2nd class LGUs; RA 12009's IRR raises it for newer procurement).
+#   Shopping (Sec. 52.1): PHP 1,000,000, 2016 IRR Annex "H".
+INDICATOR_SPLIT_CEILINGS = {
+    mode.strip(): int(ceiling)
+    for mode, _, ceiling in (
+        item.partition("=")
+        for item in env_list(
+            "INDICATOR_SPLIT_CEILINGS",
+            "Negotiated Procurement - Small Value Procurement=1000000,Shopping=1000000",
+        )
+    )
+    if ceiling.strip().isdigit()
+}
+INDICATOR_SPLIT_WINDOW_DAYS = env_int("INDICATOR_SPLIT_WINDOW_DAYS", 30, minimum=1)
+# PH04 negotiated after two failed biddings (RA 9184 Sec. 53.1): how far back, and how
+# similar (pg_trgm similarity, 0-1) a failed notice's title must be (ProZorro's rule).
+INDICATOR_FAILED_LOOKBACK_DAYS = env_int("INDICATOR_FAILED_LOOKBACK_DAYS", 365, minimum=1)
+INDICATOR_FAILED_TITLE_SIMILARITY = float(env_str("INDICATOR_FAILED_TITLE_SIMILARITY", "0.4"))
+# PH05 new supplier, large award: first award less than this many days before an award
+# above this percentile of its business category's amounts.
+INDICATOR_NEW_SUPPLIER_DAYS = env_int("INDICATOR_NEW_SUPPLIER_DAYS", 365, minimum=1)
+INDICATOR_NEW_SUPPLIER_PERCENTILE = float(env_str("INDICATOR_NEW_SUPPLIER_PERCENTILE", "0.9"))
+# R048 heterogeneous supplier: suppliers with at least this many processes are compared.
+INDICATOR_R048_MIN_PROCESSES = env_int("INDICATOR_R048_MIN_PROCESSES", 20, minimum=1)
+
 # --- Channels ------------------------------------------------------------------------
 
 if REDIS_URL:

@@ -24,6 +24,7 @@ from django.db.models import BooleanField, DateField, DecimalField, F, Func, Mod
 from django.urls import reverse
 
 from explorer import aggregates
+from explorer.indicators import CODES as INDICATOR_CODES
 from explorer.models import (
     Area,
     Award,
@@ -106,6 +107,29 @@ def _amount(label: str) -> forms.DecimalField:
     )
 
 
+class FlagField(forms.Field):
+    """Indicator codes (explorer/indicators/): `R003` or `R003,PH01` in a query string, or a
+    list of codes in a job's filters; cleaned to the comma-joined codes in registry order."""
+
+    def to_python(self, value: Any) -> str:
+        if value in (None, "", []):
+            return ""
+        parts = value if isinstance(value, (list, tuple)) else str(value).split(",")
+        codes = {str(part).strip().upper() for part in parts if str(part).strip()}
+        unknown = sorted(codes - set(INDICATOR_CODES))
+        if unknown:
+            raise forms.ValidationError(
+                f"Unknown indicator code {', '.join(unknown)[:100]}; "
+                f"the codes are {', '.join(INDICATOR_CODES)}."
+            )
+        return ",".join(code for code in INDICATOR_CODES if code in codes)
+
+
+def _flagged(codes: str) -> Q:
+    # Awards carrying every code named (the GIN index on flags serves `@>`).
+    return Q(flags__contains=codes.split(","))
+
+
 SORT_CHOICES = [
     ("", "Best match / newest"),
     ("-date", "Newest first"),
@@ -167,6 +191,15 @@ FILTERS: tuple[Filter, ...] = (
         "status",
         forms.CharField(label="Award status", required=False, max_length=50),
         lambda status: Q(status=status),
+    ),
+    Filter(
+        "flag",
+        FlagField(
+            label="Indicator",
+            required=False,
+            help_text="Indicator codes such as R003 or R003,PH01: awards carrying all of them.",
+        ),
+        _flagged,
     ),
     Filter("sort", forms.ChoiceField(required=False, choices=SORT_CHOICES), None),
     Filter(

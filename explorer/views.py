@@ -15,7 +15,9 @@ from django_htmx.http import push_url
 
 from config.handlers import Request
 from explorer import aggregates, facets, ocds, publication, suggest
-from explorer.models import Award, Organization, ResultSet, Supplier
+from explorer.indicators import INDICATORS, evidence
+from explorer.models import Award, Notice, Organization, ResultSet, Supplier
+from explorer.notices import NoticeForm, ocds_release_url
 from explorer.search import BadCursor, SearchForm, keyset_page, search_url
 from jobs import panel
 
@@ -105,10 +107,39 @@ def award(request: Request, public_id: str) -> HttpResponse:
     context = {
         "award": award,
         "line_items": notice.line_items.all()[:500],
+        "shown": evidence.for_award(award),
         "ocid": ocds.ocid(reference_number=notice.reference_number, key=notice.key),
+        "ocds_url": ocds_release_url(notice),
     }
-    context["ocds_url"] = reverse("ocds-release", args=[context["ocid"]])
     return render(request, "explorer/award.html", context)
+
+
+@login_required
+@require_GET
+def notice(request: Request, key: str) -> HttpResponse:
+    """A contracting process: its awards, line items, dates, bidders and indicators."""
+    notice = get_object_or_404(Notice.objects.select_related("organization", "category", "area"), key=key)
+    context = {
+        "notice": notice,
+        "awards": notice.awards.select_related("supplier").order_by("award_number", "id")[:500],
+        "line_items": notice.line_items.all()[:500],
+        "shown": evidence.for_notice(notice),
+        "ocid": ocds.ocid(reference_number=notice.reference_number, key=notice.key),
+        "ocds_url": ocds_release_url(notice),
+    }
+    return render(request, "explorer/notice.html", context)
+
+
+@login_required
+@require_GET
+def notices(request: Request) -> HttpResponse:
+    """Notices (contracting processes), with or without awards, filtered by indicator."""
+    form = NoticeForm(request.GET)
+    if not form.is_valid():
+        return render(request, "explorer/notices.html", {"form": form, "indicators": INDICATORS}, status=400)
+    rows, next_url = form.page()
+    context = {"form": form, "notices": rows, "next_url": next_url, "indicators": INDICATORS}
+    return render(request, "explorer/notices.html", context)
 
 
 @login_required

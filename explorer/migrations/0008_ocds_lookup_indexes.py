@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("explorer", "0006_result_set_owner"),
+        ("explorer", "0007_indicators"),
     ]
 
     operations = [

@@ -176,7 +176,9 @@ class FiltersField(forms.Field):
         unknown = sorted(set(value) - set(FILTER_NAMES))
         if unknown:
             raise ValidationError(f"Unknown filter: {', '.join(map(str, unknown))}.", code="unknown")
-        search = SearchForm({name: "" if v is None else str(v) for name, v in value.items()}, user=self.user)
+        # Lists stay lists (`flag` takes several codes); everything else is read as text.
+        data = {name: "" if v is None else v if isinstance(v, list) else str(v) for name, v in value.items()}
+        search = SearchForm(data, user=self.user)
         if not search.is_valid():
             raise ValidationError(_errors(search))
         return search.search.filters
