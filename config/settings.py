@@ -234,6 +234,12 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "config.login.client_ip"
 AXES_LOCKOUT_CALLABLE = "config.login.locked_out"
 LOGIN_URL = "login"
+# Public browsing (config/access.py): anonymous visitors search, facet and page, and open
+# award and entity pages; jobs, downloads, reports and the API's job routes need an
+# account. Anonymous searches are limited per address: at most ANON_SEARCH_PER_MINUTE
+# search answers (pages, totals, name suggestions) a minute, then a 429 page.
+PUBLIC_BROWSING = env_bool("PUBLIC_BROWSING", default=True)
+ANON_SEARCH_PER_MINUTE = env_int("ANON_SEARCH_PER_MINUTE", 60, minimum=1)
 LOGIN_REDIRECT_URL = "explorer:search"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -393,6 +399,21 @@ if HEALTHZ_TOKEN and len(HEALTHZ_TOKEN) < 20:
 # The ocid prefix registered with the Open Contracting Partnership (explorer/ocds.py).
 # `ocds-xxxxxx` is the standard's placeholder, fine for development only.
 OCDS_OCID_PREFIX = env_str("OCDS_OCID_PREFIX", "ocds-xxxxxx")
+
+# --- Cache (rate limits) -------------------------------------------------------------
+
+# The rate-limit counters (config/ratelimit.py) must be shared by every web process:
+# Redis when there is one, else (local mode, one process) memory.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CHANNEL_LAYER_PREFIX", "philgeps"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Channels ------------------------------------------------------------------------
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django_htmx.http import push_url
 
+from config.access import anonymous_search_limited, public
 from config.handlers import Request
 from explorer import aggregates, facets, suggest
 from explorer.models import Award, Organization, ResultSet, Supplier
@@ -19,7 +19,8 @@ from explorer.search import BadCursor, SearchForm, keyset_page, search_url
 from jobs import panel
 
 
-@login_required
+@public
+@anonymous_search_limited
 @require_GET
 def search(request: Request) -> HttpResponse:
     form = SearchForm(request.GET, user=request.user)
@@ -70,7 +71,8 @@ def _search_page(request: Request, context: dict[str, object], *, status: int) -
     return render(request, template, context, status=status)
 
 
-@login_required
+@public
+@anonymous_search_limited
 @require_GET
 def suggest_names(request: Request, field: str) -> HttpResponse:
     """Name suggestions for the organization and supplier boxes, as <option>s for a datalist."""
@@ -80,7 +82,8 @@ def suggest_names(request: Request, field: str) -> HttpResponse:
     return render(request, "explorer/_suggestions.html", {"names": names})
 
 
-@login_required
+@public
+@anonymous_search_limited
 @require_GET
 def search_totals(request: Request) -> HttpResponse:
     """The exact count and total amount of a large result (the search page loads it after
@@ -93,7 +96,7 @@ def search_totals(request: Request) -> HttpResponse:
     return render(request, "explorer/_totals.html", context)
 
 
-@login_required
+@public
 @require_GET
 def award(request: Request, public_id: str) -> HttpResponse:
     award = get_object_or_404(
@@ -105,7 +108,7 @@ def award(request: Request, public_id: str) -> HttpResponse:
     )
 
 
-@login_required
+@public
 @require_GET
 def organization(request: Request, public_id: str) -> HttpResponse:
     entity = get_object_or_404(Organization, public_id=public_id)
@@ -113,7 +116,7 @@ def organization(request: Request, public_id: str) -> HttpResponse:
     return _entity_page(request, entity, summary, kind="Procuring entity", filter_name="organization")
 
 
-@login_required
+@public
 @require_GET
 def supplier(request: Request, public_id: str) -> HttpResponse:
     entity = get_object_or_404(Supplier, public_id=public_id)

@@ -144,6 +144,15 @@ def data_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits():  # type: ignore[no-untyped-def]
+    """Rate-limit counters (config/ratelimit.py) of one test never reach the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    return
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):  # type: ignore[no-untyped-def]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
