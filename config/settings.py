@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "axes",
+    "ninja",  # the JSON API v1 (config/api.py); its Swagger UI is served from its static files
     "explorer",
     "jobs",
 ]
@@ -240,6 +241,8 @@ LOGIN_URL = "login"
 # search answers (pages, totals, name suggestions) a minute, then a 429 page.
 PUBLIC_BROWSING = env_bool("PUBLIC_BROWSING", default=True)
 ANON_SEARCH_PER_MINUTE = env_int("ANON_SEARCH_PER_MINUTE", 60, minimum=1)
+# Requests one API token may make a minute (jobs and awards API); 429 with Retry-After past it.
+API_TOKEN_PER_MINUTE = env_int("API_TOKEN_PER_MINUTE", 120, minimum=1)
 LOGIN_REDIRECT_URL = "explorer:search"
 LOGOUT_REDIRECT_URL = "login"
 

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from config.api import api
 from config.login import LoginView
 
 urlpatterns = [
@@ -13,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", include("jobs.urls")),
+    path("", include("jobs.urls")),  # /api/jobs/ (jobs/api.py) before the API v1 below
+    path("api/", api.urls),
     path("", include("explorer.urls")),
 ]

@@ -183,6 +183,28 @@ FILTERS: tuple[Filter, ...] = (
 FILTER_NAMES = tuple(f.name for f in FILTERS)
 
 
+def json_filter_data(value: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """Filters sent as a JSON object, as SearchForm data, and the type errors by name.
+
+    Every filter is a string (null: not set); amounts may also be JSON numbers. Objects,
+    lists and booleans are refused rather than stringified: `{"q": {"$ne": 1}}` is not a
+    keyword search for the text `{'$ne': 1}`.
+    """
+    data: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for name, item in value.items():
+        numeric = isinstance(SearchForm.base_fields.get(name), forms.DecimalField)
+        if item is None:
+            data[name] = ""
+        elif isinstance(item, str):
+            data[name] = item
+        elif numeric and isinstance(item, int | float) and not isinstance(item, bool):
+            data[name] = repr(item) if isinstance(item, float) else str(item)
+        else:
+            errors[name] = "Send a number or a string." if numeric else "Send a string."
+    return data, errors
+
+
 class SearchForm(forms.BaseForm):
     """The search filters of FILTERS, validated; `user` owns the result sets it may name."""
 

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from config import ratelimit
 from config.handlers import Request
 from jobs import downloads, queueing, services
 from jobs.models import PENDING_STATES, ApiToken, Job, State
@@ -95,7 +100,7 @@ def parse_job_request(request: HttpRequest) -> dict[str, Any]:
     return body
 
 
-def _token_user(request: HttpRequest) -> User | None:
+def token_user(request: HttpRequest) -> User | None:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "token" or not key.strip():
@@ -113,6 +118,21 @@ def _token_user(request: HttpRequest) -> User | None:
     return token.user
 
 
+def token_throttle(request: HttpRequest) -> int | None:
+    """Seconds to wait when this request's API token spent its API_TOKEN_PER_MINUTE
+    (None: go on, or no token). Counted per token, before it is looked up."""
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "token" or not key.strip():
+        return None
+    return ratelimit.hit("api-token", ApiToken.hash(key.strip()), settings.API_TOKEN_PER_MINUTE)
+
+
+def too_many_requests(wait: int) -> JsonResponse:
+    response = error(429, f"Too many requests with this token: try again in {wait} s.")
+    response["Retry-After"] = str(wait)
+    return response
+
+
 def api_view(*methods: str) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @csrf_exempt
@@ -122,8 +142,11 @@ def api_view(*methods: str) -> Callable[[View], View]:
                 response = error(405, f"Use {' or '.join(methods)}.")
                 response["Allow"] = ", ".join(methods)
                 return response
+            wait = token_throttle(request)
+            if wait is not None:
+                return too_many_requests(wait)
             if "Authorization" in request.headers:
-                user = _token_user(request)
+                user = token_user(request)
                 if user is None:
                     return error(401, "Invalid API token.")
                 request.user = user
@@ -183,7 +206,7 @@ def jobs(request: Request) -> HttpResponse:
         elif state:  # "\x00" would reach PostgreSQL, which refuses it with an error
             choices = ", ".join(["active", *State.values])
             return error(400, "Unknown state.", fields={"state": [f"Choose one of: {choices}."]})
-        return JsonResponse({"jobs": [job_json(job) for job in mine.order_by("-created_at")[:100]]})
+        return _job_page(request, mine)
     try:
         body = parse_job_request(request)
     except BadBody as exc:
@@ -200,6 +223,36 @@ def jobs(request: Request) -> HttpResponse:
             response["Retry-After"] = str(exc.retry_after)
         return response
     return JsonResponse(job_json(job), status=201 if created else 200)
+
+
+JOB_PAGE_SIZE = 100
+
+
+def _job_page(request: Request, mine: QuerySet[Job]) -> HttpResponse:
+    """One page of the user's jobs, newest first, and the `next` page's URL (null at the
+    end). The cursor is the last job's id: the next page holds the jobs after it in the
+    order (created_at, id), so jobs started meanwhile neither repeat nor shift a page."""
+    after = request.GET.get("after", "")
+    if after:
+        try:
+            last = mine.filter(pk=uuid.UUID(after)).values("created_at", "id").first()
+        except ValueError:
+            last = None
+        if last is None:
+            fields = {"after": ["Use the `next` link of a previous page."]}
+            return error(400, "Unknown cursor.", fields=fields)
+        mine = mine.filter(
+            Q(created_at__lt=last["created_at"]) | Q(created_at=last["created_at"], id__lt=last["id"])
+        )
+    rows = list(mine.order_by("-created_at", "-id")[: JOB_PAGE_SIZE + 1])
+    page = rows[:JOB_PAGE_SIZE]
+    next_url = None
+    if len(rows) > JOB_PAGE_SIZE:
+        query = {"after": str(page[-1].id)}
+        if request.GET.get("state"):
+            query = {"state": request.GET["state"], **query}
+        next_url = f"{request.path}?{urlencode(query)}"
+    return JsonResponse({"jobs": [job_json(job) for job in page], "next": next_url})
 
 
 @api_view("GET")
