@@ -22,7 +22,16 @@ from pydantic import create_model
 from config import login, ratelimit
 from explorer import aggregates
 from explorer.models import Award, Organization, Supplier
-from explorer.search import AMOUNT_CURSOR, FILTERS, BadCursor, SearchForm, keyset_page
+from explorer.search import (
+    AMOUNT_CURSOR,
+    DATE_CURSOR,
+    FILTERS,
+    ID_CURSOR,
+    PAGE_CURSOR,
+    BadCursor,
+    SearchForm,
+    keyset_page,
+)
 
 router = Router(tags=["awards"])
 
@@ -94,11 +103,17 @@ def _query_field(field: forms.Field) -> tuple[Any, Any]:
     )  # type: ignore[attr-defined]
 
 
+# What keyset_page() writes: a sort value (date, amount or nothing) and an id, or a page
+# number in relevance order.
+CURSOR_PATTERN = (
+    rf"^(({DATE_CURSOR.pattern}|{AMOUNT_CURSOR.pattern})?~{ID_CURSOR.pattern}|{PAGE_CURSOR.pattern})$"
+)
+
 AwardFilters = create_model(  # type: ignore[call-overload]
     "AwardFilters",
     __base__=Schema,
     **{f.name: _query_field(f.field) for f in FILTERS},
-    after=(str | None, Field(None, max_length=100, description="The cursor of the `next` link")),
+    after=(str | None, Field(None, pattern=CURSOR_PATTERN, description="The cursor of a `next` link")),
 )
 
 
