@@ -13,7 +13,7 @@ from typing import Any
 from csp.constants import SELF
 from csp.decorators import csp_update
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Swagger
 from ninja.errors import ValidationError
 
 from explorer.api import ApiError, router
@@ -37,6 +37,8 @@ api = NinjaAPI(
     description=DESCRIPTION,
     openapi_url="/schema/",
     docs_url="/docs/",
+    # No validator badge: it would be an image from a third-party site (and CSP refuses it).
+    docs=Swagger(settings={"validatorUrl": None}),
     docs_decorator=_docs_decorator,
     urls_namespace="api",
 )
