@@ -235,6 +235,28 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "config.login.client_ip"
 AXES_LOCKOUT_CALLABLE = "config.login.locked_out"
 LOGIN_URL = "login"
+# Password reset and sign-up mail (config/accounts.py): printed on the console unless an
+# SMTP server is set. Links are valid PASSWORD_RESET_DAYS days and work once.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=EMAIL_PORT == 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=EMAIL_PORT == 465)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS (STARTTLS, port 587) or EMAIL_USE_SSL (port 465), not both")
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "PhilGEPS Data Explorer <noreply@localhost>")
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_DAYS", 1, minimum=1) * 86400
+# Self sign-up with email confirmation; off: staff create accounts in the admin.
+SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", default=False)
+# Reset and confirmation mails one address may ask for in an hour.
+MAIL_REQUESTS_PER_HOUR = env_int("MAIL_REQUESTS_PER_HOUR", 5, minimum=1)
 # Public browsing (config/access.py): anonymous visitors search, facet and page, and open
 # award and entity pages; jobs, downloads, reports and the API's job routes need an
 # account. Anonymous searches are limited per address: at most ANON_SEARCH_PER_MINUTE
