@@ -1,8 +1,9 @@
 """The JSON API v1: its OpenAPI 3 document at /api/schema/ and docs page at /api/docs/
 (django-ninja, from the code; Swagger UI from ninja's own static files, no CDN).
 
-The routers: explorer/api.py (awards, organizations, suppliers). The job endpoints
-(jobs/api.py, a fixed interface) are routed by jobs/urls.py ahead of this API.
+The routers: explorer/api.py (awards, organizations, suppliers) and jobs/api.py, whose
+job endpoints (a fixed interface) are routed by jobs/urls.py ahead of this API: its
+operations here describe them and hand requests to the same views.
 Every error is JSON `{"error": "...", "fields": {"name": ["..."]}}` (`fields` on 400s).
 """
 
@@ -17,6 +18,7 @@ from ninja import NinjaAPI, Swagger
 from ninja.errors import ValidationError
 
 from explorer.api import ApiError, router
+from jobs.api import router as jobs_router
 
 DESCRIPTION = """Public procurement awards from PhilGEPS open data.
 
@@ -43,6 +45,7 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 api.add_router("/", router)
+api.add_router("/", jobs_router)
 
 
 def _error(status: int, message: str, fields: dict[str, list[str]] | None = None) -> JsonResponse:

@@ -22,6 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, Js
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from ninja import Field, Router, Schema
 
 from config import ratelimit
 from config.handlers import Request
@@ -269,3 +270,145 @@ def job_cancel(request: Request, job_id: str) -> HttpResponse:
 @api_view("GET")
 def job_download(request: Request, job_id: str) -> HttpResponseBase:
     return downloads.file_response(services.job_for_user(request.user, job_id), json_errors=True)
+
+
+# --- The OpenAPI description of these endpoints (config/api.py) -------------------------
+#
+# The views above are a fixed interface and are routed by jobs/urls.py, ahead of the
+# API v1's own routes; the operations below describe them for /api/schema/ (and
+# schemathesis, tests/test_api_schema.py) and only hand the request to the same views.
+# They parse nothing but the job id (a path that is not a UUID misses jobs/urls.py and
+# lands here: a 400 naming `job_id`); parameters and bodies are declared in openapi_extra.
+
+router = Router(tags=["jobs"])
+
+
+class Error(Schema):
+    error: str
+    fields: dict[str, list[str]] | None = None
+
+
+class Progress(Schema):
+    done: int
+    total: int | None
+    percent: int | None
+    message: str
+    seq: int
+
+
+class JobFile(Schema):
+    name: str
+    size: int | None
+    rows: int | None
+
+
+class JobOut(Schema):
+    id: uuid.UUID
+    kind: str
+    state: str = Field(description="queued, running, succeeded, failed, cancelled or expired")
+    params: dict[str, Any]
+    progress: Progress
+    queue_position: int | None
+    eta_seconds: float | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    result: dict[str, Any] | list[Any] | None
+    file: JobFile | None
+    error: str | None
+    download_url: str | None
+
+
+class JobPage(Schema):
+    jobs: list[JobOut]
+    next: str | None = Field(description="The next page's URL (older jobs); null at the end")
+
+
+_AUTH_ERRORS: dict[int, Any] = {401: Error, 429: Error}
+_LIST_PARAMETERS = [
+    {
+        "in": "query",
+        "name": "state",
+        "required": False,
+        "schema": {"type": "string", "enum": ["", "active", *State.values]},
+        "description": "active: queued or running; empty: all",
+    },
+    {
+        "in": "query",
+        "name": "after",
+        "required": False,
+        "schema": {"type": "string", "pattern": "^([0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12})?$"},
+        "description": "The cursor of a `next` link (a job id); empty: the first page",
+    },
+]
+_SUBMIT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "kind": {"type": "string", "enum": ["export", "report", "scan"]},
+                    "params": {"type": "object", "description": "The kind's params (README, JSON API)"},
+                },
+                "required": ["kind"],
+            }
+        }
+    },
+}
+_FILE_TYPES = ("text/csv; charset=utf-8", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@router.get(
+    "/jobs/",
+    response={200: JobPage, 400: Error, **_AUTH_ERRORS},
+    summary="Your jobs, newest first",
+    openapi_extra={"parameters": _LIST_PARAMETERS},
+)
+def _list(request: Request) -> HttpResponseBase:
+    return jobs(request)
+
+
+@router.post(
+    "/jobs/",
+    response={200: JobOut, 201: JobOut, 400: Error, 403: Error, **_AUTH_ERRORS},
+    summary="Start a job (200: the identical pending job)",
+    openapi_extra={"requestBody": _SUBMIT_BODY},
+)
+def _submit(request: Request) -> HttpResponseBase:
+    return jobs(request)
+
+
+@router.get(
+    "/jobs/{job_id}/",
+    response={200: JobOut, 400: Error, 404: Error, **_AUTH_ERRORS},
+    summary="One job",
+)
+def _detail(request: Request, job_id: uuid.UUID) -> HttpResponseBase:
+    return job_detail(request, job_id=str(job_id))
+
+
+@router.post(
+    "/jobs/{job_id}/cancel/",
+    response={200: JobOut, 400: Error, 403: Error, 404: Error, **_AUTH_ERRORS},
+    summary="Cancel a queued or running job",
+)
+def _cancel(request: Request, job_id: uuid.UUID) -> HttpResponseBase:
+    return job_cancel(request, job_id=str(job_id))
+
+
+@router.get(
+    "/jobs/{job_id}/download/",
+    response={400: Error, 404: Error, 410: Error, **_AUTH_ERRORS},
+    summary="A finished job's file",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "The file, as an attachment",
+                "content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in _FILE_TYPES},
+            }
+        },
+    },
+)
+def _download(request: Request, job_id: uuid.UUID) -> HttpResponseBase:
+    return job_download(request, job_id=str(job_id))

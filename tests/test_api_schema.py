@@ -13,12 +13,14 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.config import SchemathesisConfig
 
 from explorer import demo
+from jobs.models import ApiToken
 
 EXAMPLES_PER_OPERATION = 30
 
@@ -49,6 +51,11 @@ OPERATIONS = [
     "GET /api/awards/{award_id}/",
     "GET /api/organizations/{organization_id}/",
     "GET /api/suppliers/{supplier_id}/",
+    "GET /api/jobs/",
+    "POST /api/jobs/",
+    "GET /api/jobs/{job_id}/",
+    "POST /api/jobs/{job_id}/cancel/",
+    "GET /api/jobs/{job_id}/download/",
 ]
 
 
@@ -67,9 +74,14 @@ def wsgi_app():  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("as_user", [False, True], ids=["anonymous", "token"])
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_the_api_answers_as_its_schema_says(wsgi_app, mode):  # type: ignore[no-untyped-def]
+def test_the_api_answers_as_its_schema_says(wsgi_app, mode, as_user, alice, settings):  # type: ignore[no-untyped-def]
+    """Anonymous callers read awards and get 401s from the job endpoints; with a token
+    the job endpoints run for real (jobs are submitted, listed, cancelled)."""
+    settings.API_TOKEN_PER_MINUTE = 10_000  # the throttle has its own test (tests/test_api.py)
     demo.seed(awards=60, seed=7)
+    headers = {"Authorization": f"Token {ApiToken.issue(alice)}"} if as_user else {}
     schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app, config=CONFIG)
     tested = []
     for result in schema.get_all_operations():
@@ -77,9 +89,13 @@ def test_the_api_answers_as_its_schema_says(wsgi_app, mode):  # type: ignore[no-
         tested.append(operation.label)
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck))
+        @hypothesis_settings(
+            max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck)
+        )
         def run(case):  # type: ignore[no-untyped-def]
-            case.call_and_validate(checks=ALL_CHECKS, additional_checks=[json_error_with_fields])
+            case.call_and_validate(
+                headers=headers, checks=ALL_CHECKS, additional_checks=[json_error_with_fields]
+            )
 
         run()
     assert sorted(tested) == sorted(OPERATIONS)
