@@ -39,7 +39,7 @@ def _mail_limited(request: HttpRequest, scope: str) -> int | None:
     )
 
 
-def _too_many(request: HttpRequest, wait: int, template: str, form: forms.Form) -> HttpResponse:
+def _too_many(request: HttpRequest, wait: int, template: str, form: forms.BaseForm) -> HttpResponse:
     minutes = max(1, wait // 60)
     context = {
         "form": form,

@@ -158,7 +158,9 @@ class _Owner:
 
     def run(self, command: list[Any], *, cwd: Path) -> subprocess.CompletedProcess[str]:
         # Dropping to the server user happens in the child after fork, before exec.
-        switch = {} if self.is_me else {"user": self.uid, "group": self.gid, "extra_groups": []}
+        switch: dict[str, Any] = {}
+        if not self.is_me:
+            switch = {"user": self.uid, "group": self.gid, "extra_groups": []}
         return subprocess.run(  # noqa: S603 (the wheel's own binaries)
             [str(part) for part in command],
             cwd=cwd,

@@ -110,7 +110,7 @@ def _run(args: argparse.Namespace, *, settings: Any, where: str, application: An
         print(f"Cannot connect to the database {where}: {exc}".strip(), file=sys.stderr)
         return 1
     connection.ensure_connection()
-    major, minor = divmod(connection.pg_version, 10_000)
+    major, minor = divmod(connection.connection.info.server_version, 10_000)
     say(f"Database: PostgreSQL {major}.{minor}, {where}")
     _migrate()
     store = Path(settings.DATA_DIR) / "demo-accounts.json"
@@ -225,7 +225,7 @@ def _serve(application: Any, *, host: str, port: int, accounts: dict[str, str | 
                 local_worker.ready.wait(READY_SECONDS)
         except Exception:  # Twisted would swallow it, leaving a server that never says so
             logging.getLogger(__name__).exception("the in-process worker did not start")
-            reactor.stop()
+            reactor.stop()  # type: ignore[misc]  # the reactor is a zope.interface provider mypy misreads
             return
         login = f"analyst / {password}" if password else "analyst (make reset-demo-accounts: new password)"
         say(f"Open {url} and log in as {login}")

@@ -24,7 +24,7 @@ still sending, for at most LINGER_SECONDS, so that the client gets to read the a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 import daphne.server
@@ -33,7 +33,8 @@ from daphne.http_protocol import HTTPFactory, WebRequest
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.urls import Resolver404, resolve
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
 from twisted.web import http
 
 LINGER_SECONDS = 5
@@ -64,7 +65,7 @@ class GuardedChannel(http.HTTPChannel):
     """Twisted's HTTP/1.1 channel with body and line limits that answer in words."""
 
     _refused = False
-    _linger: IDelayedCall | None = None
+    _linger: Any = None  # an IDelayedCall (zope.interface: mypy reads its methods as unbound)
     _left_to_drop: int | None = None
     _body_limit = 0
     _body_seen = 0
@@ -72,7 +73,8 @@ class GuardedChannel(http.HTTPChannel):
     def allHeadersReceived(self) -> None:
         self._body_seen = 0
         # Most requests have no body (length 0): no route lookup for them. None is chunked.
-        self._body_limit = body_limit(self._path) if self.length != 0 else 0
+        # (Twisted's stubs type the channel's `_path` as its Request; it holds the raw path.)
+        self._body_limit = body_limit(cast(bytes, self._path)) if self.length != 0 else 0
         if self.length is not None and self.length > self._body_limit:
             # Before gotLength(): no file is opened for the body, no "100 Continue" is sent.
             self._refuse(413, self._too_large(), body_left=self.length)
@@ -96,7 +98,7 @@ class GuardedChannel(http.HTTPChannel):
         else:
             self._refuse(414, f"The address is too long (over {self.MAX_LENGTH:,} characters).")
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self._linger is not None and self._linger.active():
             self._linger.cancel()
         super().connectionLost(reason)
@@ -113,7 +115,8 @@ class GuardedChannel(http.HTTPChannel):
             b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
             b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (status, REASONS[status], len(body))
         )
-        self.transport.write(head + body)
+        transport: Any = self.transport  # a zope.interface type, which mypy reads as unbound methods
+        transport.write(head + body)
         self._refused = True
         self._left_to_drop = body_left
         self.clearLineBuffer()
@@ -123,22 +126,23 @@ class GuardedChannel(http.HTTPChannel):
         self.rawDataReceived = self._drop  # type: ignore[method-assign]
         self.lineReceived = self._drop  # type: ignore[method-assign]
         self.dataReceived = self._drop  # type: ignore[method-assign]
-        lose_write = getattr(self.transport, "loseWriteConnection", None)
+        lose_write = getattr(transport, "loseWriteConnection", None)
         if lose_write is not None:
             lose_write()  # the answer, then FIN; what the client still sends is read and dropped
-        self._linger = self.callLater(LINGER_SECONDS, self.transport.abortConnection)
+        self._linger = self.callLater(LINGER_SECONDS, transport.abortConnection)
 
     def _drop(self, data: bytes) -> None:
         if self._left_to_drop is not None:
             self._left_to_drop -= len(data)
             if self._left_to_drop <= 0:
-                self.transport.loseConnection()
+                transport: Any = self.transport  # as in _refuse
+                transport.loseConnection()
 
 
 class GuardedHTTPFactory(HTTPFactory):
     """daphne's factory, building guarded channels and requests."""
 
-    def protocol(self) -> http._GenericHTTPChannelProtocol:  # type: ignore[override]
+    def protocol(self) -> http._GenericHTTPChannelProtocol:
         # What twisted.web.http.HTTPFactory.protocol builds, with our channel inside.
         return http._GenericHTTPChannelProtocol(GuardedChannel())
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from celery.schedules import crontab
@@ -184,7 +185,7 @@ TEMPLATES = [
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    _database = dj_database_url.parse(DATABASE_URL)
+    _database: dict[str, Any] = dict(dj_database_url.parse(DATABASE_URL))
 else:
     # Local mode: the embedded PostgreSQL under DATA_DIR, over its Unix socket. Settings
     # never start it: `make run` and manage.py do (config/embedded_db.py), and the local

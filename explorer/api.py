@@ -96,11 +96,10 @@ def _query_field(field: forms.Field) -> tuple[Any, Any]:
     if isinstance(field, forms.UUIDField):
         return uuid.UUID | None, Field(None, description=description)
     if isinstance(field, forms.ChoiceField):
-        choices = tuple(value for value, _ in field.choices)  # type: ignore[misc]
-        return Literal[choices] | None, Field(None, description=description)  # type: ignore[valid-type]
-    return str | None, Field(
-        None, max_length=field.max_length, pattern=r"^[^\x00]*$", description=description
-    )  # type: ignore[attr-defined]
+        choices = tuple(value for value, _ in field.choices)  # type: ignore[union-attr,misc]  # a list here
+        return Literal[choices] | None, Field(None, description=description)
+    max_length = getattr(field, "max_length", None)  # CharField
+    return str | None, Field(None, max_length=max_length, pattern=r"^[^\x00]*$", description=description)
 
 
 # What keyset_page() writes: a sort value (date, amount or nothing) and an id, or a page
@@ -126,7 +125,9 @@ def search_form(request: HttpRequest) -> SearchForm:
         raise ApiError(400, "Invalid filters.", fields=repeated)
     form = SearchForm(request.GET, user=request.user)
     if not form.is_valid():
-        raise ApiError(400, "Invalid filters.", fields={k: list(v) for k, v in form.errors.items()})
+        raise ApiError(
+            400, "Invalid filters.", fields={k: [str(m) for m in v] for k, v in form.errors.items()}
+        )
     return form
 
 
@@ -190,8 +191,8 @@ def award_json(award: Award, *, notice: bool = False) -> dict[str, Any]:
         "procurement_mode": award.procurement_mode,
         "organization": _named(award.organization, "organizations"),
         "supplier": _named(award.supplier, "suppliers"),
-        "category": award.category.name if award.category_id else None,
-        "area": award.area.name if award.area_id else None,
+        "category": award.category.name if award.category else None,
+        "area": award.area.name if award.area else None,
         "notice_reference": award.notice.reference_number if notice else None,
     }
 

@@ -5,8 +5,8 @@ The shape follows REFERENCE.md section 2: a few agencies and suppliers hold most
 rounded to thousands, titles come from procurement vocabulary. A few anomalies are
 planted so the red-flag report has something true to find (see PLANTED).
 
-Rows are generated as plain tuples and written with COPY: the ORM would spend most of the
-time building objects.
+Rows are built as named tuples whose fields are the table's columns (NoticeRow, ...) and
+written with COPY: the ORM would spend most of the time building objects.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, Generic, NamedTuple, TypeVar
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from explorer.models import (
     Area,
@@ -240,19 +241,22 @@ class SeedResult:
     suppliers: int
 
 
+T = TypeVar("T")
+
+
 def _uuid(rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rng.getrandbits(128), version=4)
 
 
-class _Picker:
+class _Picker(Generic[T]):
     """Weighted choice in O(log n) from precomputed cumulative weights."""
 
-    def __init__(self, items: Sequence[object], weights: Sequence[float]) -> None:
+    def __init__(self, items: Sequence[T], weights: Sequence[float]) -> None:
         self.items = items
         self.cumulative = list(itertools.accumulate(weights))
         self.total = self.cumulative[-1]
 
-    def pick(self, rng: random.Random) -> object:
+    def pick(self, rng: random.Random) -> T:
         return self.items[bisect.bisect(self.cumulative, rng.random() * self.total)]
 
 
@@ -263,8 +267,8 @@ class DatabaseNotEmpty(Exception):
 def flush() -> None:
     """Delete every award, notice, line item, lookup row and the result sets that point at
     awards (not users, jobs or import runs)."""
-    models = (ResultSetMember, LineItem, Award, Notice, Organization, Supplier, BusinessCategory, Area)
-    tables = ", ".join(model._meta.db_table for model in models)
+    emptied = (ResultSetMember, LineItem, Award, Notice, Organization, Supplier, BusinessCategory, Area)
+    tables = ", ".join(model._meta.db_table for model in emptied)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY")
 
@@ -298,23 +302,15 @@ def seed(*, awards: int, seed: int = 1, stdout: Callable[[str], None] = lambda s
         suppliers.append(_planted_supplier(rng, ids, PLANTED["concentration_supplier"]))
 
     tables = _Tables()
-    tables.add_all(BusinessCategory, ("id", "name"), [(pk, c.name) for pk, c in categories])
-    tables.add_all(Area, ("id", "name"), provinces)
-    tables.add_all(
-        Organization,
-        ("id", "public_id", "name", "region", "province", "city", "branch", "org_type", "org_type_group"),
-        [o.row for o in orgs],
-    )
-    tables.add_all(
-        Supplier,
-        ("id", "public_id", "name", "country", "region", "province", "city", "size", "joint_venture"),
-        [s.row for s in suppliers],
-    )
+    tables.add_all(BusinessCategory, [NameRow(pk, c.name) for pk, c in categories])
+    tables.add_all(Area, [NameRow(pk, name) for pk, name in provinces])
+    tables.add_all(Organization, [o.row for o in orgs])
+    tables.add_all(Supplier, [s.row for s in suppliers])
 
     ordinary_orgs = _Picker(orgs[:n_orgs], [o.weight for o in orgs[:n_orgs]])
     ordinary_suppliers = _Picker(suppliers[:n_suppliers], [s.weight for s in suppliers[:n_suppliers]])
     for org in orgs[:n_orgs]:
-        org.regulars = [ordinary_suppliers.pick(rng) for _ in range(rng.randint(2, 8))]  # type: ignore[misc]
+        org.regulars = [ordinary_suppliers.pick(rng) for _ in range(rng.randint(2, 8))]
     category_picker = _Picker(categories, [c.weight for _, c in categories])
     mode_picker = _Picker([m for m, _ in MODES], [w for _, w in MODES])
     planted = _plan_anomalies(awards, orgs, suppliers, category_ids) if plant else []
@@ -325,31 +321,14 @@ def seed(*, awards: int, seed: int = 1, stdout: Callable[[str], None] = lambda s
         yield from planted
         for _ in range(awards - len(planted)):
             org = ordinary_orgs.pick(rng)
-            cat_id, category = category_picker.pick(rng)  # type: ignore[misc]
+            cat_id, category = category_picker.pick(rng)
             # Half of an agency's awards go to its usual suppliers: real repeat business.
             use_regular = rng.random() < 0.5
-            supplier = rng.choice(org.regulars) if use_regular else ordinary_suppliers.pick(rng)  # type: ignore[attr-defined]
+            supplier = rng.choice(org.regulars) if use_regular else ordinary_suppliers.pick(rng)
             amount = _amount(rng, category.median)
-            yield _AwardSpec(org, supplier, cat_id, category, amount, mode_picker.pick(rng), None)  # type: ignore[arg-type]
+            yield _AwardSpec(org, supplier, cat_id, category, amount, mode_picker.pick(rng), None)
 
-    notice_columns = (
-        "id", "key", "reference_number", "solicitation_number", "title", "notice_type", "classification",
-        "procurement_mode", "organization_id", "category_id", "area_id", "funding_source",
-        "funding_instrument", "trade_agreement", "approved_budget", "contract_duration", "calendar_type",
-        "published_date", "closing_date", "prebid_date", "status", "bidders",
-    )  # fmt: skip
-    award_columns = (
-        "id", "public_id", "key", "notice_id", "award_number", "title", "supplier_id", "amount",
-        "contract_number", "award_type", "reason", "status", "unspsc_code", "unspsc_description",
-        "published_date", "award_date", "ntp_date", "effectivity_date", "end_date", "organization_id",
-        "category_id", "area_id", "procurement_mode", "notice_status", "search_text",
-    )  # fmt: skip
-    item_columns = (
-        "id", "key", "notice_id", "award_id", "line_number", "name", "description", "quantity", "uom",
-        "budget",
-    )  # fmt: skip
-
-    def rows() -> Iterator[tuple[str, tuple[object, ...]]]:
+    def rows() -> Iterator[tuple[str, tuple[Any, ...]]]:
         span_days = (dt.date(2025, 12, 31) - START).days
         for spec in award_specs():
             org, supplier, category = spec.org, spec.supplier, spec.category
@@ -358,8 +337,9 @@ def seed(*, awards: int, seed: int = 1, stdout: Callable[[str], None] = lambda s
             # Later years hold more awards, as PhilGEPS adoption grew.
             day = spec.day or START + dt.timedelta(days=int(span_days * math.sqrt(rng.random())))
             published = day - dt.timedelta(days=rng.randint(7, 45))
+            first_thing = rng.choice(category.things)
             words = {
-                "thing": rng.choice(category.things),
+                "thing": first_thing,
                 "town": rng.choice(TOWNS),
                 "town2": rng.choice(TOWNS),
                 "Province": org.province,
@@ -376,60 +356,60 @@ def seed(*, awards: int, seed: int = 1, stdout: Callable[[str], None] = lambda s
             mode = spec.mode
             yield (
                 "notice",
-                (
-                    notice_id,
-                    natural_key("demo-notice", seed, notice_id),
-                    reference,
-                    f"{day.year % 100:02d}-{notice_id}",
-                    title,
-                    "Invitation to Bid",
-                    category.classification,
-                    mode,
-                    org.id,
-                    spec.category_id,
-                    org.area_id,
-                    "Government of the Philippines (GOP)",
-                    "General Appropriations Act",
-                    "Implementing Rules and Regulations",
-                    budget,
-                    str(rng.choice((7, 15, 30, 60, 90, 120))),
-                    "Day/s",
-                    published,
-                    published + dt.timedelta(days=7),
-                    None,
-                    "Awarded",
-                    "",
+                NoticeRow(
+                    id=notice_id,
+                    key=natural_key("demo-notice", seed, notice_id),
+                    reference_number=reference,
+                    solicitation_number=f"{day.year % 100:02d}-{notice_id}",
+                    title=title,
+                    notice_type="Invitation to Bid",
+                    classification=category.classification,
+                    procurement_mode=mode,
+                    organization_id=org.id,
+                    category_id=spec.category_id,
+                    area_id=org.area_id,
+                    funding_source="Government of the Philippines (GOP)",
+                    funding_instrument="General Appropriations Act",
+                    trade_agreement="Implementing Rules and Regulations",
+                    approved_budget=budget,
+                    contract_duration=str(rng.choice((7, 15, 30, 60, 90, 120))),
+                    calendar_type="Day/s",
+                    published_date=published,
+                    closing_date=published + dt.timedelta(days=7),
+                    prebid_date=None,
+                    status="Awarded",
+                    bidders="",
                 ),
             )
             award_number = str(5_000_000 + award_id)
             yield (
                 "award",
-                (
-                    award_id,
-                    _uuid(rng),
-                    natural_key("demo-award", seed, award_id),
-                    notice_id,
-                    award_number,
-                    title,
-                    supplier.id,
-                    spec.amount,
-                    f"CN-{day.year}-{award_id}",
-                    "Award Notice",
-                    "",
-                    "Updated",
-                    "",
-                    "",
-                    day + dt.timedelta(days=3),
-                    day,
-                    day + dt.timedelta(days=5),
-                    None,
-                    None,
-                    org.id,
-                    spec.category_id,
-                    org.area_id,
-                    mode,
-                    "Awarded",
-                    f"{title} {org.name} {supplier.name}",
+                AwardRow(
+                    id=award_id,
+                    public_id=_uuid(rng),
+                    key=natural_key("demo-award", seed, award_id),
+                    notice_id=notice_id,
+                    award_number=award_number,
+                    title=title,
+                    supplier_id=supplier.id,
+                    amount=spec.amount,
+                    contract_number=f"CN-{day.year}-{award_id}",
+                    award_type="Award Notice",
+                    reason="",
+                    status="Updated",
+                    unspsc_code="",
+                    unspsc_description="",
+                    published_date=day + dt.timedelta(days=3),
+                    award_date=day,
+                    ntp_date=day + dt.timedelta(days=5),
+                    effectivity_date=None,
+                    end_date=None,
+                    organization_id=org.id,
+                    category_id=spec.category_id,
+                    area_id=org.area_id,
+                    procurement_mode=mode,
+                    notice_status="Awarded",
+                    search_text=f"{title} {org.name} {supplier.name}",
                 ),
             )
             counts.awards += 1
@@ -437,33 +417,28 @@ def seed(*, awards: int, seed: int = 1, stdout: Callable[[str], None] = lambda s
             n_items = 1 if rng.random() < 0.6 else rng.randint(2, 4)
             for line in range(1, n_items + 1):
                 item_id = ids.next("item")
-                thing = words["thing"] if line == 1 else rng.choice(category.things)
+                thing = first_thing if line == 1 else rng.choice(category.things)
                 yield (
                     "item",
-                    (
-                        item_id,
-                        natural_key("demo-item", seed, item_id),
-                        notice_id,
-                        award_id,
-                        line,
-                        thing,
-                        f"{thing}, as per technical specifications",
-                        rng.randint(1, 200),
-                        rng.choice(category.uoms),
-                        None,
+                    LineItemRow(
+                        id=item_id,
+                        key=natural_key("demo-item", seed, item_id),
+                        notice_id=notice_id,
+                        award_id=award_id,
+                        line_number=line,
+                        name=thing,
+                        description=f"{thing}, as per technical specifications",
+                        quantity=rng.randint(1, 200),
+                        uom=rng.choice(category.uoms),
+                        budget=None,
                     ),
                 )
                 counts.line_items += 1
 
     with transaction.atomic(), _secondary_indexes_dropped((Notice, Award, LineItem), stdout):
         tables.stream(
-            {
-                "notice": (Notice, notice_columns),
-                "award": (Award, award_columns),
-                "item": (LineItem, item_columns),
-            },
+            {"notice": (Notice, NoticeRow), "award": (Award, AwardRow), "item": (LineItem, LineItemRow)},
             rows(),
-            ids,
             stdout,
         )
     # The planner needs real statistics for the lookup tables too (name filters and joins
@@ -475,13 +450,15 @@ def seed(*, awards: int, seed: int = 1, stdout: Callable[[str], None] = lambda s
 
 
 @contextlib.contextmanager
-def _secondary_indexes_dropped(models: Sequence[type], stdout: Callable[[str], None]) -> Iterator[None]:
+def _secondary_indexes_dropped(
+    tables_of: Sequence[type[models.Model]], stdout: Callable[[str], None]
+) -> Iterator[None]:
     """Load into empty tables without their secondary indexes, then rebuild them.
 
     Building an index once over a million rows is several times cheaper than updating a
     dozen of them row by row. Unique constraints stay: they are the natural keys.
     """
-    tables = [model._meta.db_table for model in models]
+    tables = [model._meta.db_table for model in tables_of]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) "
@@ -504,6 +481,103 @@ def _secondary_indexes_dropped(models: Sequence[type], stdout: Callable[[str], N
             cursor.execute(f"ANALYZE {table}")
 
 
+# One row type per table: the fields are the table's columns, so rows are built by name and
+# COPY names the columns from the type (_Tables).
+class NameRow(NamedTuple):
+    id: int
+    name: str
+
+
+class OrganizationRow(NamedTuple):
+    id: int
+    public_id: uuid.UUID
+    name: str
+    region: str
+    province: str
+    city: str
+    branch: str
+    org_type: str
+    org_type_group: str
+
+
+class SupplierRow(NamedTuple):
+    id: int
+    public_id: uuid.UUID
+    name: str
+    country: str
+    region: str
+    province: str
+    city: str
+    size: str
+    joint_venture: str
+
+
+class NoticeRow(NamedTuple):
+    id: int
+    key: str
+    reference_number: str
+    solicitation_number: str
+    title: str
+    notice_type: str
+    classification: str
+    procurement_mode: str
+    organization_id: int
+    category_id: int
+    area_id: int
+    funding_source: str
+    funding_instrument: str
+    trade_agreement: str
+    approved_budget: Decimal
+    contract_duration: str
+    calendar_type: str
+    published_date: dt.date
+    closing_date: dt.date
+    prebid_date: dt.date | None
+    status: str
+    bidders: str
+
+
+class AwardRow(NamedTuple):
+    id: int
+    public_id: uuid.UUID
+    key: str
+    notice_id: int
+    award_number: str
+    title: str
+    supplier_id: int
+    amount: Decimal
+    contract_number: str
+    award_type: str
+    reason: str
+    status: str
+    unspsc_code: str
+    unspsc_description: str
+    published_date: dt.date
+    award_date: dt.date
+    ntp_date: dt.date
+    effectivity_date: dt.date | None
+    end_date: dt.date | None
+    organization_id: int
+    category_id: int
+    area_id: int
+    procurement_mode: str
+    notice_status: str
+    search_text: str
+
+
+class LineItemRow(NamedTuple):
+    id: int
+    key: str
+    notice_id: int
+    award_id: int
+    line_number: int
+    name: str
+    description: str
+    quantity: int
+    uom: str
+    budget: Decimal | None
+
+
 @dataclass
 class _Org:
     id: int
@@ -512,7 +586,7 @@ class _Org:
     area_id: int
     weight: float
     regulars: list[_Supplier]
-    row: tuple[object, ...]
+    row: OrganizationRow
 
 
 @dataclass
@@ -520,7 +594,7 @@ class _Supplier:
     id: int
     name: str
     weight: float
-    row: tuple[object, ...]
+    row: SupplierRow
 
 
 @dataclass
@@ -555,7 +629,7 @@ def _make_organizations(
     orgs: list[_Org] = []
     seen: set[str] = set()
     while len(orgs) < n:
-        template, org_type, group, _ = kinds.pick(rng)  # type: ignore[misc]
+        template, org_type, group, _ = kinds.pick(rng)
         area_id, province = rng.choice(provinces)
         town = rng.choice(TOWNS)
         name = template.format(
@@ -572,7 +646,7 @@ def _make_organizations(
         region = "NCR" if province == "Metro Manila" else REGIONS[PROVINCES.index(province) % len(REGIONS)]
         # ln(awards per agency) ~ N(2.5, 2.2) in the real data: a few agencies dominate.
         weight = math.exp(rng.gauss(0, 2.0))
-        row = (pk, _uuid(rng), name, region, province, town, "Executive", org_type, group)
+        row = OrganizationRow(pk, _uuid(rng), name, region, province, town, "Executive", org_type, group)
         orgs.append(_Org(pk, name, province, area_id, weight, [], row))
     return orgs
 
@@ -589,16 +663,16 @@ def _make_suppliers(rng: random.Random, n: int, ids: _IdAllocator) -> list[_Supp
         seen.add(name)
         pk = ids.next("supplier")
         weight = math.exp(rng.gauss(0, 1.8))
-        row = (
-            pk,
-            _uuid(rng),
-            name,
-            "Philippines",
-            rng.choice(REGIONS),
-            rng.choice(PROVINCES),
-            "",
-            rng.choice(SIZES),
-            "",
+        row = SupplierRow(
+            id=pk,
+            public_id=_uuid(rng),
+            name=name,
+            country="Philippines",
+            region=rng.choice(REGIONS),
+            province=rng.choice(PROVINCES),
+            city="",
+            size=rng.choice(SIZES),
+            joint_venture="",
         )
         suppliers.append(_Supplier(pk, name, weight, row))
     return suppliers
@@ -607,16 +681,15 @@ def _make_suppliers(rng: random.Random, n: int, ids: _IdAllocator) -> list[_Supp
 def _planted_org(rng: random.Random, ids: _IdAllocator, name: str, provinces: list[tuple[int, str]]) -> _Org:
     area_id, province = provinces[0]
     pk = ids.next("org")
-    row = (pk, _uuid(rng), name, "Region III", province, "San Isidro", "Executive", "Municipality",
-           "Local Government Units (LGU)")  # fmt: skip
+    row = OrganizationRow(pk, _uuid(rng), name, "Region III", province, "San Isidro", "Executive",
+                          "Municipality", "Local Government Units (LGU)")  # fmt: skip
     return _Org(pk, name, province, area_id, 0.0, [], row)
 
 
 def _planted_supplier(rng: random.Random, ids: _IdAllocator, name: str) -> _Supplier:
     pk = ids.next("supplier")
-    return _Supplier(
-        pk, name, 0.0, (pk, _uuid(rng), name, "Philippines", "Region III", "Bulacan", "", "Small", "")
-    )
+    row = SupplierRow(pk, _uuid(rng), name, "Philippines", "Region III", "Bulacan", "", "Small", "")
+    return _Supplier(pk, name, 0.0, row)
 
 
 def _plan_anomalies(
@@ -667,7 +740,7 @@ class _IdAllocator:
     def __init__(self) -> None:
         self.counters: dict[str, Iterator[int]] = {}
         for name, model in self.MODELS.items():
-            last = model.objects.order_by("-id").values_list("id", flat=True).first() or 0
+            last = model._default_manager.order_by("-id").values_list("id", flat=True).first() or 0
             self.counters[name] = itertools.count(last + 1)
 
     def next(self, name: str) -> int:
@@ -675,18 +748,18 @@ class _IdAllocator:
 
 
 class _Tables:
-    """Writes rows with COPY on PostgreSQL and bulk INSERT elsewhere."""
+    """Writes rows with COPY, the columns named by each table's row type."""
 
     FLUSH_ROWS = 20_000
 
-    def add_all(self, model: type, columns: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
-        self.stream({"x": (model, columns)}, (("x", row) for row in rows), None, lambda s: None)
+    def add_all(self, model: type[models.Model], rows: Sequence[tuple[Any, ...]]) -> None:
+        if rows:
+            self.stream({"x": (model, type(rows[0]))}, (("x", row) for row in rows), lambda s: None)
 
     def stream(
         self,
-        tables: dict[str, tuple[type, tuple[str, ...]]],
-        rows: Iterator[tuple[str, tuple[object, ...]]],
-        ids: _IdAllocator | None,
+        tables: dict[str, tuple[type[models.Model], type[tuple[Any, ...]]]],
+        rows: Iterator[tuple[str, tuple[Any, ...]]],
         stdout: Callable[[str], None],
     ) -> None:
         with transaction.atomic():
@@ -701,22 +774,23 @@ class _Tables:
 
     def _copy(
         self,
-        tables: dict[str, tuple[type, tuple[str, ...]]],
-        rows: Iterator[tuple[str, tuple[object, ...]]],
+        tables: dict[str, tuple[type[models.Model], type[tuple[Any, ...]]]],
+        rows: Iterator[tuple[str, tuple[Any, ...]]],
         stdout: Callable[[str], None],
     ) -> None:
         # One COPY per table at a time; rows of the three tables arrive interleaved, so
         # buffer them per table and flush in turns (parents before children).
-        buffers: dict[str, list[tuple[object, ...]]] = {name: [] for name in tables}
+        buffers: dict[str, list[tuple[Any, ...]]] = {name: [] for name in tables}
         written = 0
 
         def flush() -> None:
             nonlocal written
             with connection.cursor() as cursor:
-                for name, (model, columns) in tables.items():
+                for name, (model, row_type) in tables.items():
                     if not buffers[name]:
                         continue
-                    sql = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+                    columns = ", ".join(row_type._fields)  # type: ignore[attr-defined]  # a NamedTuple
+                    sql = f"COPY {model._meta.db_table} ({columns}) FROM STDIN"
                     with cursor.cursor.copy(sql) as copy:
                         for row in buffers[name]:
                             copy.write_row(row)

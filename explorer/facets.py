@@ -125,7 +125,7 @@ def count(search: Search, awards: QuerySet[Award]) -> list[FacetResult]:
 
 def _counted(facet: Facet, counter: Counter[Any]) -> Counter[Any]:
     names = (
-        dict(facet.names.objects.filter(id__in=list(counter)).values_list("id", "name"))  # type: ignore[attr-defined]
+        dict(facet.names._default_manager.filter(id__in=list(counter)).values_list("id", "name"))
         if facet.names is not None
         else None
     )

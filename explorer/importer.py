@@ -104,9 +104,9 @@ class _Reader:
             raise philgeps.NotPhilgepsFile(payload)
         return payload
 
-    def chunks(self) -> Iterator[staging.Chunk]:
+    def chunks(self) -> Iterator[staging.CopyChunk]:
         for _, payload in self.frames:
-            yield staging.Chunk(*payload)
+            yield staging.CopyChunk(*payload)
 
     def close(self) -> None:
         self.child.close()

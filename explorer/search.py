@@ -89,7 +89,7 @@ def _named(model: type[Model], column: str) -> Callable[[str], Q]:
     # awards, most hold a handful), where a join on the name is costed as an average agency.
     # An unknown name becomes id 0, which no row has: an empty result, as the join gave.
     def condition(name: str) -> Q:
-        pk = model.objects.filter(name=name).values_list("id", flat=True).first()  # type: ignore[attr-defined]
+        pk = model._default_manager.filter(name=name).values_list("id", flat=True).first()
         return Q(**{column: pk or 0})
 
     return condition
@@ -442,7 +442,7 @@ class _RowLess(Func):
         super().__init__(*left, *right)
         self.operator = ">" if greater else "<"
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]  # the stubs of Func and BaseExpression disagree
         parts, params = [], []
         for expression in self.get_source_expressions():
             sql, expression_params = compiler.compile(expression)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from uuid6 import uuid7
 
@@ -41,19 +41,101 @@ def _lookup_stage(name: str, table: str, columns: tuple[str, ...], counter: str 
     return Stage(name, columns, insert, counter)
 
 
-_PLACE = ("region", "province", "city")
-_NOTICE_FIELDS = (
-    "reference_number", "solicitation_number", "title", "notice_type", "classification",
-    "procurement_mode", "funding_source", "funding_instrument", "trade_agreement", "approved_budget",
-    "contract_duration", "calendar_type", "published_date", "closing_date", "prebid_date", "status",
-    "bidders",
-)  # fmt: skip
-_AWARD_FIELDS = (
-    "public_id", "award_number", "title", "amount", "contract_number", "award_type", "reason", "status",
-    "unspsc_code", "unspsc_description", "published_date", "award_date", "ntp_date", "effectivity_date",
-    "end_date", "procurement_mode", "notice_status", "search_text",
-)  # fmt: skip
-_ITEM_FIELDS = ("line_number", "name", "description", "quantity", "uom", "budget")
+# One row type per stage table: the fields are the stage table's columns, in order, so a
+# row is built by name and written to COPY as it stands. Fields named after a reference
+# (`org_name`, `notice_key`, ...) are resolved to ids by the stage's INSERT ... SELECT.
+class OrganizationRow(NamedTuple):
+    name: str
+    region: str
+    province: str
+    city: str
+    branch: str
+    org_type: str
+    org_type_group: str
+    public_id: str
+
+
+class SupplierRow(NamedTuple):
+    name: str
+    country: str
+    region: str
+    province: str
+    city: str
+    size: str
+    joint_venture: str
+    public_id: str
+
+
+class NameRow(NamedTuple):
+    name: str
+
+
+class NoticeRow(NamedTuple):
+    key: str
+    reference_number: str
+    solicitation_number: str
+    title: str
+    notice_type: str
+    classification: str
+    procurement_mode: str
+    funding_source: str
+    funding_instrument: str
+    trade_agreement: str
+    approved_budget: Any
+    contract_duration: str
+    calendar_type: str
+    published_date: Any
+    closing_date: Any
+    prebid_date: Any
+    status: str
+    bidders: str
+    org_name: str
+    category_name: str | None
+    area_name: str | None
+
+
+class AwardRow(NamedTuple):
+    key: str
+    public_id: str
+    award_number: str
+    title: str
+    amount: Any
+    contract_number: str
+    award_type: str
+    reason: str
+    status: str
+    unspsc_code: str
+    unspsc_description: str
+    published_date: Any
+    award_date: Any
+    ntp_date: Any
+    effectivity_date: Any
+    end_date: Any
+    procurement_mode: str
+    notice_status: str
+    search_text: str
+    notice_key: str
+    supplier_name: str | None
+    org_name: str
+    category_name: str | None
+    area_name: str | None
+
+
+class LineItemRow(NamedTuple):
+    key: str
+    line_number: Any
+    name: str
+    description: str
+    quantity: Any
+    uom: str
+    budget: Any
+    notice_key: str
+    award_key: str | None
+
+
+_REFERENCES = frozenset(
+    {"key", "org_name", "category_name", "area_name", "notice_key", "supplier_name", "award_key"}
+)
 _LOOKUP_JOINS = (
     "JOIN explorer_organization o ON o.name = s.org_name "
     "LEFT JOIN explorer_businesscategory c ON c.name = s.category_name "
@@ -61,48 +143,43 @@ _LOOKUP_JOINS = (
 )
 
 
-def _fields(prefix: str, names: tuple[str, ...]) -> str:
+def _own_fields(columns: tuple[str, ...], prefix: str = "") -> str:
+    """A row's own columns (not its references), as a SELECT or INSERT column list."""
+    names = [name for name in columns if name not in _REFERENCES]
     return ", ".join(f"{prefix}{name}" for name in names)
 
 
 STAGES = (
     _lookup_stage(
-        "import_stage_organization",
-        "explorer_organization",
-        ("name", *_PLACE, "branch", "org_type", "org_type_group", "public_id"),
-        "organizations_new",
+        "import_stage_organization", "explorer_organization", OrganizationRow._fields, "organizations_new"
     ),
-    _lookup_stage(
-        "import_stage_supplier",
-        "explorer_supplier",
-        ("name", "country", *_PLACE, "size", "joint_venture", "public_id"),
-        "suppliers_new",
-    ),
-    _lookup_stage("import_stage_category", "explorer_businesscategory", ("name",), None),
-    _lookup_stage("import_stage_area", "explorer_area", ("name",), None),
+    _lookup_stage("import_stage_supplier", "explorer_supplier", SupplierRow._fields, "suppliers_new"),
+    _lookup_stage("import_stage_category", "explorer_businesscategory", NameRow._fields, None),
+    _lookup_stage("import_stage_area", "explorer_area", NameRow._fields, None),
     Stage(
         "import_stage_notice",
-        ("key", *_NOTICE_FIELDS, "org_name", "category_name", "area_name"),
-        f"INSERT INTO explorer_notice (key, {_fields('', _NOTICE_FIELDS)}, organization_id, category_id, "
-        f"area_id) SELECT s.key, {_fields('s.', _NOTICE_FIELDS)}, o.id, c.id, a.id "
+        NoticeRow._fields,
+        f"INSERT INTO explorer_notice (key, {_own_fields(NoticeRow._fields)}, organization_id, category_id, "
+        f"area_id) SELECT s.key, {_own_fields(NoticeRow._fields, 's.')}, o.id, c.id, a.id "
         f"FROM import_stage_notice s {_LOOKUP_JOINS} ON CONFLICT (key) DO NOTHING",
         "notices_new",
     ),
     Stage(
         "import_stage_award",
-        ("key", *_AWARD_FIELDS, "notice_key", "supplier_name", "org_name", "category_name", "area_name"),
-        f"INSERT INTO explorer_award (key, {_fields('', _AWARD_FIELDS)}, notice_id, supplier_id, "
-        f"organization_id, category_id, area_id) SELECT s.key, {_fields('s.', _AWARD_FIELDS)}, n.id, sp.id, "
-        f"o.id, c.id, a.id FROM import_stage_award s JOIN explorer_notice n ON n.key = s.notice_key "
+        AwardRow._fields,
+        f"INSERT INTO explorer_award (key, {_own_fields(AwardRow._fields)}, notice_id, supplier_id, "
+        f"organization_id, category_id, area_id) SELECT s.key, {_own_fields(AwardRow._fields, 's.')}, "
+        f"n.id, sp.id, o.id, c.id, a.id FROM import_stage_award s "
+        f"JOIN explorer_notice n ON n.key = s.notice_key "
         f"LEFT JOIN explorer_supplier sp ON sp.name = s.supplier_name {_LOOKUP_JOINS} "
         f"ON CONFLICT (key) DO NOTHING",
         "awards_new",
     ),
     Stage(
         "import_stage_lineitem",
-        ("key", *_ITEM_FIELDS, "notice_key", "award_key"),
-        f"INSERT INTO explorer_lineitem (key, {_fields('', _ITEM_FIELDS)}, notice_id, award_id) "
-        f"SELECT s.key, {_fields('s.', _ITEM_FIELDS)}, n.id, aw.id FROM import_stage_lineitem s "
+        LineItemRow._fields,
+        f"INSERT INTO explorer_lineitem (key, {_own_fields(LineItemRow._fields)}, notice_id, award_id) "
+        f"SELECT s.key, {_own_fields(LineItemRow._fields, 's.')}, n.id, aw.id FROM import_stage_lineitem s "
         f"JOIN explorer_notice n ON n.key = s.notice_key LEFT JOIN explorer_award aw ON aw.key = s.award_key "
         f"ON CONFLICT (key) DO NOTHING",
         "line_items_new",
@@ -143,99 +220,99 @@ class Stager:
             category = (row.get("category") or "")[:255] or None
             area = (row.get("area") or "")[:255] or None
             if self._new_name("import_stage_organization", org):
-                orgs[org] = (
-                    org,
-                    _cut(row, "org_region", 100),
-                    _cut(row, "org_province", 100),
-                    _cut(row, "org_city", 100),
-                    _cut(row, "org_branch", 100),
-                    _cut(row, "org_type", 150),
-                    _cut(row, "org_type_group", 150),
-                    uuid7().hex,
+                orgs[org] = OrganizationRow(
+                    name=org,
+                    region=_cut(row, "org_region", 100),
+                    province=_cut(row, "org_province", 100),
+                    city=_cut(row, "org_city", 100),
+                    branch=_cut(row, "org_branch", 100),
+                    org_type=_cut(row, "org_type", 150),
+                    org_type_group=_cut(row, "org_type_group", 150),
+                    public_id=uuid7().hex,
                 )
             if supplier and self._new_name("import_stage_supplier", supplier):
-                suppliers[supplier] = (
-                    supplier,
-                    _cut(row, "supplier_country", 100),
-                    _cut(row, "supplier_region", 100),
-                    _cut(row, "supplier_province", 100),
-                    _cut(row, "supplier_city", 100),
-                    _cut(row, "supplier_size", 50),
-                    _cut(row, "supplier_joint_venture", 255),
-                    uuid7().hex,
+                suppliers[supplier] = SupplierRow(
+                    name=supplier,
+                    country=_cut(row, "supplier_country", 100),
+                    region=_cut(row, "supplier_region", 100),
+                    province=_cut(row, "supplier_province", 100),
+                    city=_cut(row, "supplier_city", 100),
+                    size=_cut(row, "supplier_size", 50),
+                    joint_venture=_cut(row, "supplier_joint_venture", 255),
+                    public_id=uuid7().hex,
                 )
             if category and self._new_name("import_stage_category", category):
-                categories[category] = (category,)
+                categories[category] = NameRow(category)
             if area and self._new_name("import_stage_area", area):
-                areas[area] = (area,)
+                areas[area] = NameRow(area)
 
             notice = philgeps.notice_key(row)
             if notice not in notices:
-                notices[notice] = (
-                    notice,
-                    _cut(row, "reference_number", 32),
-                    _cut(row, "solicitation_number", 100),
-                    row.get("notice_title") or row.get("award_title", ""),
-                    _cut(row, "notice_type", 150),
-                    _cut(row, "classification", 100),
-                    _cut(row, "procurement_mode", 150),
-                    _cut(row, "funding_source", 255),
-                    _cut(row, "funding_instrument", 255),
-                    _cut(row, "trade_agreement", 255),
-                    row.get("approved_budget"),
-                    _cut(row, "contract_duration", 50),
-                    _cut(row, "calendar_type", 50),
-                    row.get("published_date"),
-                    row.get("closing_date"),
-                    row.get("prebid_date"),
-                    _cut(row, "notice_status", 50),
-                    row.get("bidders", ""),
-                    org,
-                    category,
-                    area,
+                notices[notice] = NoticeRow(
+                    key=notice,
+                    reference_number=_cut(row, "reference_number", 32),
+                    solicitation_number=_cut(row, "solicitation_number", 100),
+                    title=row.get("notice_title") or row.get("award_title", ""),
+                    notice_type=_cut(row, "notice_type", 150),
+                    classification=_cut(row, "classification", 100),
+                    procurement_mode=_cut(row, "procurement_mode", 150),
+                    funding_source=_cut(row, "funding_source", 255),
+                    funding_instrument=_cut(row, "funding_instrument", 255),
+                    trade_agreement=_cut(row, "trade_agreement", 255),
+                    approved_budget=row.get("approved_budget"),
+                    contract_duration=_cut(row, "contract_duration", 50),
+                    calendar_type=_cut(row, "calendar_type", 50),
+                    published_date=row.get("published_date"),
+                    closing_date=row.get("closing_date"),
+                    prebid_date=row.get("prebid_date"),
+                    status=_cut(row, "notice_status", 50),
+                    bidders=row.get("bidders", ""),
+                    org_name=org,
+                    category_name=category,
+                    area_name=area,
                 )
             award = philgeps.award_key(row, notice)
             if award is not None and award not in awards:
                 title = row.get("award_title") or row.get("notice_title", "")
                 search_parts = (title, row.get("notice_title", ""), org, supplier or "")
-                awards[award] = (
-                    award,
-                    uuid7().hex,
-                    _cut(row, "award_number", 32),
-                    title,
-                    row.get("amount"),
-                    _cut(row, "contract_number", 100),
-                    _cut(row, "award_type", 150),
-                    row.get("reason", ""),
-                    _cut(row, "award_status", 50),
-                    _cut(row, "unspsc_code", 20),
-                    _cut(row, "unspsc_description", 255),
-                    row.get("award_published_date"),
-                    row.get("award_date"),
-                    row.get("ntp_date"),
-                    row.get("effectivity_date"),
-                    row.get("end_date"),
-                    _cut(row, "procurement_mode", 150),
-                    _cut(row, "notice_status", 50),
-                    " ".join(dict.fromkeys(part for part in search_parts if part)),
-                    notice,
-                    supplier,
-                    org,
-                    category,
-                    area,
+                awards[award] = AwardRow(
+                    key=award,
+                    public_id=uuid7().hex,
+                    award_number=_cut(row, "award_number", 32),
+                    title=title,
+                    amount=row.get("amount"),
+                    contract_number=_cut(row, "contract_number", 100),
+                    award_type=_cut(row, "award_type", 150),
+                    reason=row.get("reason", ""),
+                    status=_cut(row, "award_status", 50),
+                    unspsc_code=_cut(row, "unspsc_code", 20),
+                    unspsc_description=_cut(row, "unspsc_description", 255),
+                    published_date=row.get("award_published_date"),
+                    award_date=row.get("award_date"),
+                    ntp_date=row.get("ntp_date"),
+                    effectivity_date=row.get("effectivity_date"),
+                    end_date=row.get("end_date"),
+                    procurement_mode=_cut(row, "procurement_mode", 150),
+                    notice_status=_cut(row, "notice_status", 50),
+                    search_text=" ".join(dict.fromkeys(part for part in search_parts if part)),
+                    notice_key=notice,
+                    supplier_name=supplier,
+                    org_name=org,
+                    category_name=category,
+                    area_name=area,
                 )
             item = philgeps.line_item_key(row, notice, award)
             if item is not None and item not in items:
-                items[item] = (
-                    item,
-                    row.get("line_number"),
-                    row.get("item_name", ""),
-                    row.get("item_description", ""),
-                    row.get("quantity"),
-                    _cut(row, "uom", 100),
-                    row.get("item_budget"),
-                    notice,
-                    award,
+                items[item] = LineItemRow(
+                    key=item,
+                    line_number=row.get("line_number"),
+                    name=row.get("item_name", ""),
+                    description=row.get("item_description", ""),
+                    quantity=row.get("quantity"),
+                    uom=_cut(row, "uom", 100),
+                    budget=row.get("item_budget"),
+                    notice_key=notice,
+                    award_key=award,
                 )
         return {name: list(staged.values()) for name, staged in out.items()}
 
@@ -261,11 +338,20 @@ _PG_TYPES = {
 
 @dataclass
 class Chunk:
-    """One batch: per stage table either row tuples or the same rows as COPY text."""
+    """One batch: its rows per stage table, the rows refused, the rows read so far."""
 
     stages: dict[str, list[tuple[Any, ...]]]
     errors: list[tuple[int, str]]
     rows_read: int  # rows read so far, this chunk included
+
+
+@dataclass
+class CopyChunk:
+    """A Chunk as the parent receives it: each stage's rows as COPY text."""
+
+    stages: dict[str, bytes]
+    errors: list[tuple[int, str]]
+    rows_read: int
 
 
 def chunks(source: philgeps.Source) -> Iterator[Chunk]:
@@ -287,7 +373,7 @@ def chunks(source: philgeps.Source) -> Iterator[Chunk]:
                 rows, errors = [], []
         yield Chunk(stager.stage(rows), errors, read)
     finally:
-        source.rows.close()  # type: ignore[attr-defined]
+        source.rows.close()  # type: ignore[attr-defined]  # a generator; Source types it as an Iterator
 
 
 def copy_text(rows: list[tuple[Any, ...]]) -> bytes:

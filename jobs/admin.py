@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
@@ -122,10 +124,10 @@ def _staff(request: HttpRequest) -> User:
     return request.user
 
 
-def _seconds(start: object, end: object) -> str:
+def _seconds(start: datetime | None, end: datetime | None) -> str:
     if not start or not end:
         return ""
-    return f"{(end - start).total_seconds():.1f} s"  # type: ignore[operator]
+    return f"{(end - start).total_seconds():.1f} s"
 
 
 @admin.register(ApiToken)

@@ -140,6 +140,7 @@ class HealthCheckMiddleware:
             details = sees_details(request)
         except Exception:  # the database is down: the answer says so, to the public
             details = False
+        body: dict[str, object]
         if details:
             body = {"status": "ok" if result.healthy else "error", "age_seconds": round(age, 1)}
             body["checks"] = result.checks

@@ -47,7 +47,7 @@ def _counted_position(job: Job) -> int:
             [job.queue, State.QUEUED, connection.ops.adapt_datetimefield_value(job.created_at)],
         )
         position = cursor.fetchone()[0] + 1
-    job._counted_position = (job.progress_seq, position)  # type: ignore[attr-defined]
+    job._counted_position = (job.progress_seq, position)  # type: ignore[attr-defined]  # a per-instance memo
     return position
 
 

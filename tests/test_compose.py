@@ -6,8 +6,9 @@ names built from `.env.example` and the service's `environment` block, the same 
 checks. Only what a container provides is mapped, and each mapping is in `Host` below:
 the service host names db/rabbitmq/redis point at the test services (with their
 credentials in the POSTGRES_*/RABBITMQ_* variables, as an operator fills in `.env`),
-container paths (/data, /tmp, /app/staticfiles) become temporary folders, and the
-container ports become free local ports.
+container paths (/data, /tmp, /app/staticfiles) become temporary folders, the
+container ports become free local ports (one set per `web` replica), and the proxy's
+`server web:8000` (Docker's DNS: one address per replica) becomes one line per daphne.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -32,12 +34,14 @@ from urllib.parse import urlparse, urlunparse
 import pytest
 import yaml
 from django.conf import settings
+from websockets.sync.client import connect
 
 from tests.services import database_url, free_port, rabbitmqctl, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-APP_SERVICES = ("migrate", "web", "worker", "beat", "flower")
+APP_SERVICES = ("migrate", "static", "web", "worker", "beat", "flower")
+ONE_SHOTS = ("migrate", "static")  # compose waits for them to complete
 
 
 # --- compose's .env and ${VAR} rules --------------------------------------------------
@@ -116,25 +120,30 @@ def test_compose_has_the_services_volumes_and_health_checks_the_deployment_needs
     spec = compose()
     services = spec["services"]
 
-    assert set(services) == {"db", "rabbitmq", "redis", *APP_SERVICES}
+    assert set(services) == {"db", "rabbitmq", "redis", "proxy", *APP_SERVICES}
     for name, service in services.items():
-        if name != "migrate":  # a one-shot job: compose waits for it to complete instead
+        if name not in ONE_SHOTS:
             assert service["healthcheck"]["test"], f"{name} has no health check"
         for dependency, condition in service.get("depends_on", {}).items():
-            wanted = "service_completed_successfully" if dependency == "migrate" else "service_healthy"
+            wanted = "service_completed_successfully" if dependency in ONE_SHOTS else "service_healthy"
             assert condition == {"condition": wanted}, f"{name} -> {dependency}"
     for name in ("web", "worker", "beat"):
         assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
-    assert set(spec["volumes"]) == {"pgdata", "rabbitmq", "files"}
+    assert set(spec["volumes"]) == {"pgdata", "rabbitmq", "files", "static"}
     assert "pgdata:/var/lib/postgresql/data" in services["db"]["volumes"]
     assert "rabbitmq:/var/lib/rabbitmq" in services["rabbitmq"]["volumes"]
-    assert all("files:/data" in services[name]["volumes"] for name in APP_SERVICES)
+    assert all("files:/data" in services[name]["volumes"] for name in APP_SERVICES if name != "static")
+    # The proxy serves what the static one-shot collected, read-only.
+    assert "static:/app/staticfiles" in services["static"]["volumes"]
+    assert "static:/app/staticfiles:ro" in services["proxy"]["volumes"]
+    assert services["proxy"]["depends_on"]["web"] == {"condition": "service_healthy"}
     assert services["beat"]["deploy"]["replicas"] == 1
     assert services["web"]["environment"]["CELERY_QUORUM_QUEUES"] == "1"
     assert services["web"]["environment"]["DJANGO_ENV"] == "production"
-    # Only the web port is published: Flower, RabbitMQ's management UI, PostgreSQL and
-    # Redis are reachable from the app containers alone.
-    assert [name for name, service in services.items() if "ports" in service] == ["web"]
+    # Only the proxy's port is published: daphne, Flower, RabbitMQ's management UI,
+    # PostgreSQL and Redis are reachable from the containers alone.
+    assert [name for name, service in services.items() if "ports" in service] == ["proxy"]
+    assert services["web"]["expose"] == ["8000"]
     assert services["rabbitmq"]["image"].endswith("-management")
     assert "RABBITMQ_DEFAULT_USER" in services["rabbitmq"]["environment"]  # no guest user
     assert "--basic-auth=" in services["flower"]["command"]
@@ -235,7 +244,7 @@ class Host:
 
     def __init__(self, tmp: Path, *, database: str, vhost: str) -> None:
         self.tmp = tmp
-        self.ports = {"8000": str(free_port()), "5555": str(free_port())}
+        self.ports = {"8000": str(free_port()), "5555": str(free_port()), "8080": str(free_port())}
         db = urlparse(database_url())
         broker = urlparse(settings.CELERY_BROKER_URL)
         redis = urlparse(settings.REDIS_URL)
@@ -258,15 +267,19 @@ class Host:
             "DJANGO_ALLOWED_HOSTS": "localhost,127.0.0.1",
         }
 
-    def text(self, value: str) -> str:
+    def text(self, value: str, ports: dict[str, str] | None = None) -> str:
         value = value.replace("0.0.0.0", "127.0.0.1")  # noqa: S104 (mapped to loopback)
         # One pass: a mapped path is itself under /tmp and must not be mapped again.
         value = re.sub(
             r"(?<![\w.])/(app/staticfiles|data|tmp)(?=/|\b|$)", lambda m: str(self.tmp / m[1]), value
         )
-        for container, local in self.ports.items():
-            value = re.sub(rf"(?<=[:= ]){container}\b", local, value)
+        for container, local in (ports or self.ports).items():
+            value = re.sub(rf"(?<=[:= /]){container}\b", local, value)
         return value
+
+    def replica(self) -> dict[str, str]:
+        """The ports of one more web replica (each container has its own 8000)."""
+        return {**self.ports, "8000": str(free_port())}
 
     def url(self, value: str) -> str:
         parsed = urlparse(value)
@@ -282,9 +295,14 @@ class Host:
         keep = {key: os.environ[key] for key in ("PATH", "LANG", "HOME") if key in os.environ}
         return {**keep, **{key: self.url(value) for key, value in env.items()}, "PYTHONUNBUFFERED": "1"}
 
-    def command(self, command: str) -> list[str]:
-        words = shlex.split(self.text(command))
-        executable = {"python": sys.executable}.get(words[0]) or str(BIN / words[0])
+    def command(self, command: str, ports: dict[str, str] | None = None) -> list[str]:
+        words = shlex.split(self.text(command, ports))
+        if words[0] == "python":
+            executable = sys.executable
+        elif (BIN / words[0]).exists():  # celery, from the image's pip install
+            executable = str(BIN / words[0])
+        else:  # nginx, bash: the image's own programs, from Debian here
+            executable = shutil.which(words[0]) or words[0]
         return [executable, *words[1:]]
 
 
@@ -319,6 +337,7 @@ class Stack:
         self.tmp, self.host = tmp, host
         self.services = interpolate(compose()["services"], host.dotenv)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.ports: dict[str, dict[str, str]] = {}  # a process's container ports
 
     def env(self, name: str) -> dict[str, str]:
         return self.host.environment(self.services[name])
@@ -335,16 +354,41 @@ class Stack:
         assert result.returncode == 0, f"{name}: {result.stdout}\n{result.stderr}"
         return result.stdout
 
-    def start(self, name: str) -> None:
-        log = (self.tmp / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(
-            self.host.command(self.services[name]["command"]),
+    def start(self, name: str, *, process: str | None = None, ports: dict[str, str] | None = None) -> None:
+        """Start a service's command (as `process`, for a second replica, on its `ports`)."""
+        process = process or name
+        self.ports[process] = ports or self.host.ports
+        log = (self.tmp / f"{process}.log").open("ab")
+        self.processes[process] = subprocess.Popen(
+            self.command(name, self.ports[process]),
             cwd=ROOT,
             env=self.env(name),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def command(self, name: str, ports: dict[str, str]) -> list[str]:
+        if name != "proxy":
+            return self.host.command(self.services[name]["command"], ports)
+        # nginx reads the compose file's config, with the container's names mapped: the
+        # upstream gets one server per web replica started (what Docker's DNS answers).
+        conf = (ROOT / "deploy" / "nginx.conf").read_text()
+        upstream = re.search(r"^\s*server web:8000 (.*);$", conf, re.M)
+        assert upstream, "the proxy's upstream is `server web:8000 ...;`"
+        servers = "\n".join(
+            f"        server 127.0.0.1:{replica['8000']} {upstream[1]};"
+            for process, replica in self.ports.items()
+            if process.startswith("web")
+        )
+        conf = self.host.text(conf.replace(upstream[0], servers), ports)
+        path = self.tmp / "nginx.conf"
+        path.write_text(conf)
+        words = self.host.command(self.services["proxy"]["command"], ports)
+        words[words.index("/etc/philgeps/nginx.conf")] = str(path)  # the file compose mounts there
+        # Workers of a root nginx run as nobody, who cannot read pytest's private folders
+        # (the container's static volume is world-readable): here they stay root.
+        return [*words[:-1], words[-1] + " user root;"]
 
     def log(self, name: str) -> str:
         return (self.tmp / f"{name}.log").read_text(errors="replace")
@@ -354,16 +398,18 @@ class Stack:
         process = self.processes[name]
         if process.poll() is not None:
             pytest.fail(f"{name} exited with {process.returncode}:\n{self.log(name)[-3000:]}")
-        test = self.services[name]["healthcheck"]["test"]
+        service = re.sub(r"\d+$", "", name)  # web2 is a replica of web
+        ports = self.ports[name]
+        test = self.services[service]["healthcheck"]["test"]
         if test[0] == "CMD-SHELL":
             command = [
                 "sh",
                 "-c",
-                self.host.text(test[1]).replace("celery -A", f"{BIN / 'celery'} -A"),
+                self.host.text(test[1], ports).replace("celery -A", f"{BIN / 'celery'} -A"),
             ]
         else:
-            command = self.host.command(shlex.join(test[1:]))
-        env = {**self.env(name), "HOSTNAME": socket.gethostname()}
+            command = self.host.command(shlex.join(test[1:]), ports)
+        env = {**self.env(service), "HOSTNAME": socket.gethostname()}
         if subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=30).returncode == 0:
             return True
         time.sleep(0.5)
@@ -385,7 +431,8 @@ class Stack:
 def test_the_compose_stack_runs_here_and_finishes_a_job(tmp_path, fresh_database, fresh_vhost):
     host = Host(tmp_path, database=fresh_database, vhost=fresh_vhost)
     stack = Stack(tmp_path, host)
-    web_url = f"http://127.0.0.1:{host.ports['8000']}"
+    # Every request goes through the proxy, as in production (only its port is published).
+    web_url = f"http://127.0.0.1:{host.ports['8080']}"
     flower_url = f"http://127.0.0.1:{host.ports['5555']}"
     try:
         # The image build's collectstatic (production static storage needs its manifest).
@@ -407,10 +454,19 @@ def test_the_compose_stack_runs_here_and_finishes_a_job(tmp_path, fresh_database
         )
         (tmp_path / "tmp").mkdir()
         stack.run("migrate")
-        for name in ("web", "worker", "beat", "flower"):
+        stack.run("static")
+        replicas = int(stack.services["web"]["deploy"]["replicas"])
+        assert replicas == 2  # WEB_REPLICAS' default
+        stack.start("web")
+        for number in range(2, replicas + 1):
+            stack.start("web", process=f"web{number}", ports=host.replica())
+        for name in ("worker", "beat", "flower"):
             stack.start(name)
-        for name in ("web", "worker", "beat", "flower"):
+        daemons = [*(name for name in stack.processes if name.startswith("web")), "worker", "beat", "flower"]
+        for name in daemons:
             wait_for(lambda name=name: stack.healthy(name), timeout=90, what=f"{name} to be healthy")
+        stack.start("proxy")  # compose starts it once web is healthy
+        wait_for(lambda: stack.healthy("proxy"), timeout=30, what="the proxy to be healthy")
 
         assert "beat: Starting..." in stack.log("beat")
         # Flower is behind basic auth.
@@ -468,6 +524,47 @@ def test_the_compose_stack_runs_here_and_finishes_a_job(tmp_path, fresh_database
         assert status == 200
         stylesheet = re.search(rb'href="(/static/css/app\.[0-9a-f]+\.css)"', page)
         assert stylesheet, page[:500]
-        assert http(web_url + stylesheet[1].decode(), headers={"X-Forwarded-Proto": "https"})[0] == 200
+        # nginx serves it from the static volume (WhiteNoise sends no Expires header).
+        with urllib.request.urlopen(web_url + stylesheet[1].decode(), timeout=10) as response:
+            assert response.status == 200
+            assert response.headers["Expires"], dict(response.headers)
+            assert "immutable" in ", ".join(response.headers.get_all("Cache-Control"))
+
+        # Live progress through the proxy: the WebSocket upgrade reaches daphne, and the
+        # user's socket gets the fragment of the job it submits.
+        session = stack.run(
+            "web",
+            "python manage.py shell -c '"
+            "from django.contrib.auth import get_user_model, BACKEND_SESSION_KEY, SESSION_KEY;"
+            "from django.contrib.auth import HASH_SESSION_KEY;"
+            "from django.contrib.sessions.backends.db import SessionStore;"
+            "from django.conf import settings;"
+            'u = get_user_model().objects.get(username="ops"); s = SessionStore();'
+            "s[SESSION_KEY] = str(u.pk); s[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0];"
+            "s[HASH_SESSION_KEY] = u.get_session_auth_hash(); s.create();"
+            "print(settings.SESSION_COOKIE_NAME, s.session_key)'",
+        ).split()[-2:]  # after the shell's own "N objects imported automatically" line
+        socket_url = f"ws://127.0.0.1:{host.ports['8080']}/ws/jobs/"
+        socket_headers = {"Cookie": f"{session[0]}={session[1]}", "X-Forwarded-Proto": "https"}
+        with connect(socket_url, origin=f"https://127.0.0.1:{host.ports['8080']}",
+                     additional_headers=socket_headers, open_timeout=10) as ws:  # fmt: skip
+            status, body = http(
+                web_url + "/api/jobs/", headers=headers, body={"kind": "export", "params": {"format": "xlsx"}}
+            )
+            assert status == 201, body
+            second = json.loads(body)["id"]
+            deadline = time.monotonic() + 60
+            seen: list[str] = []
+            while not any(second in fragment and 'data-state="succeeded"' in fragment for fragment in seen):
+                assert time.monotonic() < deadline, seen[-3:]
+                seen.append(str(ws.recv(timeout=60)))
+
+        # Requests went round-robin over both daphne processes. daphne logs a proxied
+        # request with the one address the proxy hands it and no port ("127.0.0.1:0"),
+        # unlike the health checks that call each process directly.
+        for name in stack.processes:
+            if name.startswith("web"):
+                proxied = re.findall(r'^127\.0\.0\.1:0 - - \[[^]]+\] "(\w+ \S+)', stack.log(name), re.M)
+                assert len(proxied) >= 2, (name, proxied)
     finally:
         stack.stop()  # every process has exited: fresh_database drops the database after it

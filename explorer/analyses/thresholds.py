@@ -102,7 +102,7 @@ class Thresholds(Analysis):
         return [
             {
                 "analysis": self.name,
-                "scope": e["kind"],  # type: ignore[typeddict-item]
+                "scope": e["kind"],  # type: ignore[typeddict-item]  # "organization" or "supplier", as Scope allows
                 "name": e["name"],
                 "statistic": f"{e['below']} awards just below PHP {t['threshold']:,}, "
                 f"{e['above']} just above (p = {e['p']:.1e})",

@@ -23,11 +23,11 @@ def duration(seconds: float | None) -> str:
 
 
 @register.filter
-def between(start: object, end: object) -> float | None:
+def between(start: datetime | None, end: datetime | None) -> float | None:
     """Seconds from one datetime to another (None if either is missing)."""
     if not start or not end:
         return None
-    return (end - start).total_seconds()  # type: ignore[operator]
+    return (end - start).total_seconds()
 
 
 @register.filter

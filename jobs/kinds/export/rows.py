@@ -83,7 +83,7 @@ class Neutralised(Func):
     output_field = TextField()
     NEEDS_WORK = r"^[-=+@\t\r]|[\x01-\x08\x0b\x0c\x0e-\x1f]"  # PostgreSQL ARE escapes
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]  # the stubs of Func and BaseExpression disagree
         sql, params = compiler.compile(self.source_expressions[0])
         cleaned = f"translate({sql}, %s, '')"
         starts = ", ".join(
