@@ -18,6 +18,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
+from whitenoise.compress import Compressor
 
 from config import embedded_db
 
@@ -134,7 +135,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    "config.apps.StaticFiles",  # django.contrib.staticfiles, less ninja's unused ReDoc
     "django.contrib.humanize",
     "django.contrib.postgres",
     "channels",
@@ -289,6 +290,8 @@ STORAGES = {
 }
 # Without collectstatic (local mode, tests) WhiteNoise serves straight from the finders.
 WHITENOISE_USE_FINDERS = not PRODUCTION
+# Source maps (Swagger UI's, 2 MB) are for developer tools only: kept, not compressed.
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 WHITENOISE_AUTOREFRESH = not PRODUCTION
 
 # --- Files ---------------------------------------------------------------------------
