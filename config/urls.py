@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -9,7 +11,14 @@ from config import accounts
 from config.api import api
 from config.login import LoginView
 
+
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """Browsers ask for /favicon.ico on their own (pages link the SVG one too)."""
+    return HttpResponseRedirect(static("img/favicon.ico"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     # One login page for the site and the admin, so both are throttled (config/login.py).
     path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
     path("admin/", admin.site.urls),
@@ -29,6 +38,7 @@ urlpatterns = [
     ),
     path("signup/", accounts.signup, name="signup"),
     path("signup/<uidb64>/<token>/", accounts.signup_confirm, name="signup-confirm"),
+    path("api/ocds/", include("explorer.ocds_urls")),
     path("", include("jobs.urls")),  # /api/jobs/ (jobs/api.py) before the API v1 below
     path("api/", api.urls),
     path("", include("explorer.urls")),

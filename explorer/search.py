@@ -8,6 +8,7 @@ parsed value that the page, the keyset pager, the facets and the job buttons all
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
@@ -23,7 +24,8 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import BooleanField, DateField, DecimalField, F, Func, Model, Q, QuerySet, Value
 from django.urls import reverse
 
-from explorer import aggregates
+from explorer import aggregates, modes
+from explorer.indicators import CODES as INDICATOR_CODES
 from explorer.models import (
     Area,
     Award,
@@ -106,6 +108,29 @@ def _amount(label: str) -> forms.DecimalField:
     )
 
 
+class FlagField(forms.Field):
+    """Indicator codes (explorer/indicators/): `R003` or `R003,PH01` in a query string, or a
+    list of codes in a job's filters; cleaned to the comma-joined codes in registry order."""
+
+    def to_python(self, value: Any) -> str:
+        if value in (None, "", []):
+            return ""
+        parts = value if isinstance(value, (list, tuple)) else str(value).split(",")
+        codes = {str(part).strip().upper() for part in parts if str(part).strip()}
+        unknown = sorted(codes - set(INDICATOR_CODES))
+        if unknown:
+            raise forms.ValidationError(
+                f"Unknown indicator code {', '.join(unknown)[:100]}; "
+                f"the codes are {', '.join(INDICATOR_CODES)}."
+            )
+        return ",".join(code for code in INDICATOR_CODES if code in codes)
+
+
+def _flagged(codes: str) -> Q:
+    # Awards carrying every code named (the GIN index on flags serves `@>`).
+    return Q(flags__contains=codes.split(","))
+
+
 SORT_CHOICES = [
     ("", "Best match / newest"),
     ("-date", "Newest first"),
@@ -154,6 +179,11 @@ FILTERS: tuple[Filter, ...] = (
         lambda mode: Q(procurement_mode=mode),
     ),
     Filter(
+        "method",
+        forms.ChoiceField(label="Procurement method", required=False, choices=modes.CHOICES),
+        modes.method_q,
+    ),
+    Filter(
         "date_from",
         forms.DateField(label="Awarded from", required=False),
         lambda day: Q(award_date__gte=day),
@@ -161,12 +191,32 @@ FILTERS: tuple[Filter, ...] = (
     Filter(
         "date_to", forms.DateField(label="Awarded to", required=False), lambda day: Q(award_date__lte=day)
     ),
+    Filter(
+        "month",
+        forms.TypedChoiceField(
+            label="Award month",
+            required=False,
+            coerce=int,
+            empty_value=None,
+            choices=[("", "Any"), *[(str(m), calendar.month_name[m]) for m in range(1, 13)]],
+        ),
+        lambda month: Q(award_date__month=month),
+    ),
     Filter("amount_min", _amount("Amount from (PHP)"), lambda amount: Q(amount__gte=amount)),
     Filter("amount_max", _amount("Amount to (PHP)"), lambda amount: Q(amount__lte=amount)),
     Filter(
         "status",
         forms.CharField(label="Award status", required=False, max_length=50),
         lambda status: Q(status=status),
+    ),
+    Filter(
+        "flag",
+        FlagField(
+            label="Indicator",
+            required=False,
+            help_text="Indicator codes such as R003 or R003,PH01: awards carrying all of them.",
+        ),
+        _flagged,
     ),
     Filter("sort", forms.ChoiceField(required=False, choices=SORT_CHOICES), None),
     Filter(
@@ -183,25 +233,31 @@ FILTERS: tuple[Filter, ...] = (
 FILTER_NAMES = tuple(f.name for f in FILTERS)
 
 
-def json_filter_data(value: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+def json_filter_data(value: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Filters sent as a JSON object, as SearchForm data, and the type errors by name.
 
-    Every filter is a string (null: not set); amounts may also be JSON numbers. Objects,
-    lists and booleans are refused rather than stringified: `{"q": {"$ne": 1}}` is not a
-    keyword search for the text `{'$ne': 1}`.
+    Every filter is a string (null: not set); amounts may also be JSON numbers, and `flag`
+    a list of code strings. Other objects, lists and booleans are refused rather than
+    stringified: `{"q": {"$ne": 1}}` is not a keyword search for the text `{'$ne': 1}`.
     """
-    data: dict[str, str] = {}
+    data: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name, item in value.items():
-        numeric = isinstance(SearchForm.base_fields.get(name), forms.DecimalField)
+        field = SearchForm.base_fields.get(name)
+        numeric = isinstance(field, forms.DecimalField)
+        listed = isinstance(field, FlagField)
         if item is None:
             data[name] = ""
         elif isinstance(item, str):
             data[name] = item
         elif numeric and isinstance(item, int | float) and not isinstance(item, bool):
             data[name] = repr(item) if isinstance(item, float) else str(item)
+        elif listed and isinstance(item, list) and all(isinstance(code, str) for code in item):
+            data[name] = item
+        elif numeric:
+            errors[name] = "Send a number or a string."
         else:
-            errors[name] = "Send a number or a string." if numeric else "Send a string."
+            errors[name] = "Send a list of strings or a string." if listed else "Send a string."
     return data, errors
 
 

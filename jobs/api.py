@@ -26,8 +26,9 @@ from ninja import Field, Router, Schema
 
 from config import ratelimit
 from config.handlers import Request
+from explorer.search import search_url
 from jobs import downloads, queueing, services
-from jobs.models import PENDING_STATES, ApiToken, Job, State
+from jobs.models import PENDING_STATES, ApiToken, Job, JobData, State
 
 View = Callable[..., HttpResponseBase]
 
@@ -272,6 +273,20 @@ def job_download(request: Request, job_id: str) -> HttpResponseBase:
     return downloads.file_response(services.job_for_user(request.user, job_id), json_errors=True)
 
 
+@api_view("GET")
+def job_report(request: Request, job_id: str) -> HttpResponse:
+    """The whole stored report, each finding with the search URL of its awards."""
+    job = services.job_for_user(request.user, job_id)
+    if job.kind != "report":
+        return error(404, "This job is not a report.")
+    data = JobData.objects.filter(job=job).values_list("payload", flat=True).first()
+    if job.state != State.SUCCEEDED or data is None:
+        return error(409, "The report is not ready.", state=job.state)
+    base = data.get("filters") or {}
+    findings = [f | {"search_url": search_url({**base, **f["filters"]})} for f in data.get("findings", [])]
+    return JsonResponse({**data, "job": str(job.id), "findings": findings})
+
+
 # --- The OpenAPI description of these endpoints (config/api.py) -------------------------
 #
 # The views above are a fixed interface and are routed by jobs/urls.py, ahead of the
@@ -386,6 +401,24 @@ def _submit(request: Request) -> HttpResponseBase:
 )
 def _detail(request: Request, job_id: uuid.UUID) -> HttpResponseBase:
     return job_detail(request, job_id=str(job_id))
+
+
+class ReportOut(Schema):
+    job: uuid.UUID
+    findings: list[dict[str, Any]] = Field(
+        description="Each with its analysis, scope, evidence, baseline, search_url"
+    )
+
+    model_config = {"extra": "allow"}
+
+
+@router.get(
+    "/jobs/{job_id}/report/",
+    response={200: ReportOut, 400: Error, 404: Error, 409: Error, **_AUTH_ERRORS},
+    summary="A finished report job's whole report",
+)
+def _report(request: Request, job_id: uuid.UUID) -> HttpResponseBase:
+    return job_report(request, job_id=str(job_id))
 
 
 @router.post(
