@@ -37,6 +37,9 @@ def lockout_message() -> str:
 
 
 class LoginView(auth_views.LoginView):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "signup_enabled": settings.SIGNUP_ENABLED}
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Validating the form is what hashes the password (AuthenticationForm.clean).
         if not _hashing.acquire(timeout=WAIT_SECONDS):
@@ -56,7 +59,12 @@ def locked_out(
 
 def _login_page(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
     form = AuthenticationForm(request, data=None, initial={"username": request.POST.get("username", "")})
-    context = {"form": form, "refusal": message, "next": request.POST.get("next", "")}
+    context = {
+        "form": form,
+        "refusal": message,
+        "next": request.POST.get("next", ""),
+        "signup_enabled": settings.SIGNUP_ENABLED,
+    }
     return render(request, "registration/login.html", context, status=status)
 
 

@@ -19,6 +19,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
+from whitenoise.compress import Compressor
 
 from config import embedded_db
 
@@ -135,12 +136,13 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    "config.apps.StaticFiles",  # django.contrib.staticfiles, less ninja's unused ReDoc
     "django.contrib.humanize",
     "django.contrib.postgres",
     "channels",
     "django_htmx",
     "axes",
+    "ninja",  # the JSON API v1 (config/api.py); its Swagger UI is served from its static files
     "explorer",
     "jobs",
 ]
@@ -236,6 +238,36 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "config.login.client_ip"
 AXES_LOCKOUT_CALLABLE = "config.login.locked_out"
 LOGIN_URL = "login"
+# Password reset and sign-up mail (config/accounts.py): printed on the console unless an
+# SMTP server is set. Links are valid PASSWORD_RESET_DAYS days and work once.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=EMAIL_PORT == 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=EMAIL_PORT == 465)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS (STARTTLS, port 587) or EMAIL_USE_SSL (port 465), not both")
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "PhilGEPS Data Explorer <noreply@localhost>")
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_DAYS", 1, minimum=1) * 86400
+# Self sign-up with email confirmation; off: staff create accounts in the admin.
+SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", default=False)
+# Reset and confirmation mails one address may ask for in an hour.
+MAIL_REQUESTS_PER_HOUR = env_int("MAIL_REQUESTS_PER_HOUR", 5, minimum=1)
+# Public browsing (config/access.py): anonymous visitors search, facet and page, and open
+# award and entity pages; jobs, downloads, reports and the API's job routes need an
+# account. Anonymous searches are limited per address: at most ANON_SEARCH_PER_MINUTE
+# search answers (pages, totals, name suggestions) a minute, then a 429 page.
+PUBLIC_BROWSING = env_bool("PUBLIC_BROWSING", default=True)
+ANON_SEARCH_PER_MINUTE = env_int("ANON_SEARCH_PER_MINUTE", 60, minimum=1)
+# Requests one API token may make a minute (jobs and awards API); 429 with Retry-After past it.
+API_TOKEN_PER_MINUTE = env_int("API_TOKEN_PER_MINUTE", 120, minimum=1)
 LOGIN_REDIRECT_URL = "explorer:search"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -259,6 +291,8 @@ STORAGES = {
 }
 # Without collectstatic (local mode, tests) WhiteNoise serves straight from the finders.
 WHITENOISE_USE_FINDERS = not PRODUCTION
+# Source maps (Swagger UI's, 2 MB) are for developer tools only: kept, not compressed.
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 WHITENOISE_AUTOREFRESH = not PRODUCTION
 
 # --- Files ---------------------------------------------------------------------------
@@ -488,6 +522,21 @@ INDICATOR_NEW_SUPPLIER_DAYS = env_int("INDICATOR_NEW_SUPPLIER_DAYS", 365, minimu
 INDICATOR_NEW_SUPPLIER_PERCENTILE = float(env_str("INDICATOR_NEW_SUPPLIER_PERCENTILE", "0.9"))
 # R048 heterogeneous supplier: suppliers with at least this many processes are compared.
 INDICATOR_R048_MIN_PROCESSES = env_int("INDICATOR_R048_MIN_PROCESSES", 20, minimum=1)
+
+# --- Cache (rate limits) -------------------------------------------------------------
+
+# The rate-limit counters (config/ratelimit.py) must be shared by every web process:
+# Redis when there is one, else (local mode, one process) memory.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CHANNEL_LAYER_PREFIX", "philgeps"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Channels ------------------------------------------------------------------------
 

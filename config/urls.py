@@ -7,6 +7,8 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from config import accounts
+from config.api import api
 from config.login import LoginView
 
 
@@ -22,7 +24,22 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("signup/", accounts.signup, name="signup"),
+    path("signup/<uidb64>/<token>/", accounts.signup_confirm, name="signup-confirm"),
     path("api/ocds/", include("explorer.ocds_urls")),
-    path("", include("jobs.urls")),
+    path("", include("jobs.urls")),  # /api/jobs/ (jobs/api.py) before the API v1 below
+    path("api/", api.urls),
     path("", include("explorer.urls")),
 ]

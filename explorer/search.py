@@ -240,6 +240,34 @@ FILTER_NAMES = tuple(f.name for f in FILTERS)
 FILTER_LABELS = {f.name: str(f.field.label or f.name.capitalize()) for f in FILTERS}
 
 
+def json_filter_data(value: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Filters sent as a JSON object, as SearchForm data, and the type errors by name.
+
+    Every filter is a string (null: not set); amounts may also be JSON numbers, and `flag`
+    a list of code strings. Other objects, lists and booleans are refused rather than
+    stringified: `{"q": {"$ne": 1}}` is not a keyword search for the text `{'$ne': 1}`.
+    """
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, item in value.items():
+        field = SearchForm.base_fields.get(name)
+        numeric = isinstance(field, forms.DecimalField)
+        listed = isinstance(field, FlagField)
+        if item is None:
+            data[name] = ""
+        elif isinstance(item, str):
+            data[name] = item
+        elif numeric and isinstance(item, int | float) and not isinstance(item, bool):
+            data[name] = repr(item) if isinstance(item, float) else str(item)
+        elif listed and isinstance(item, list) and all(isinstance(code, str) for code in item):
+            data[name] = item
+        elif numeric:
+            errors[name] = "Send a number or a string."
+        else:
+            errors[name] = "Send a list of strings or a string." if listed else "Send a string."
+    return data, errors
+
+
 class SearchForm(forms.BaseForm):
     """The search filters of FILTERS, validated; `user` owns the result sets it may name."""
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlencode
 
-from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import condition, require_GET
 from django_htmx.http import push_url
 
+from config.access import anonymous_search_limited, public
 from config.handlers import Request
 from explorer import aggregates, choices, facets, ocds, paging, profiles, publication, suggest, tasks
 from explorer.indicators import INDICATORS, evidence
@@ -22,7 +22,8 @@ from explorer.search import FILTER_LABELS, BadCursor, SearchForm, search_url
 from jobs import panel
 
 
-@login_required
+@public
+@anonymous_search_limited
 @require_GET
 def search(request: Request) -> HttpResponse:
     form = SearchForm(request.GET, user=request.user)
@@ -89,7 +90,8 @@ def _search_page(request: Request, context: dict[str, object], *, status: int) -
     return render(request, template, context, status=status)
 
 
-@login_required
+@public
+@anonymous_search_limited
 @require_GET
 def suggest_names(request: Request, field: str) -> HttpResponse:
     """Name suggestions for the organization and supplier boxes, as <option>s for a datalist."""
@@ -99,7 +101,8 @@ def suggest_names(request: Request, field: str) -> HttpResponse:
     return render(request, "explorer/_suggestions.html", {"names": names})
 
 
-@login_required
+@public
+@anonymous_search_limited
 @require_GET
 def search_totals(request: Request) -> HttpResponse:
     """The exact count and total amount of a large result (the search page loads it after
@@ -115,7 +118,7 @@ def search_totals(request: Request) -> HttpResponse:
     return render(request, "explorer/_totals.html", context)
 
 
-@login_required
+@public
 @require_GET
 def award(request: Request, public_id: str) -> HttpResponse:
     award = get_object_or_404(
@@ -133,7 +136,7 @@ def award(request: Request, public_id: str) -> HttpResponse:
     return render(request, "explorer/award.html", context)
 
 
-@login_required
+@public
 @require_GET
 def notice(request: Request, key: str) -> HttpResponse:
     """A contracting process: its awards, line items, dates, bidders and indicators."""
@@ -149,7 +152,8 @@ def notice(request: Request, key: str) -> HttpResponse:
     return render(request, "explorer/notice.html", context)
 
 
-@login_required
+@public
+@anonymous_search_limited
 @require_GET
 def notices(request: Request) -> HttpResponse:
     """Notices (contracting processes), with or without awards, filtered by indicator."""
@@ -161,7 +165,7 @@ def notices(request: Request) -> HttpResponse:
     return render(request, "explorer/notices.html", context)
 
 
-@login_required
+@public
 @require_GET
 def organization(request: Request, public_id: str) -> HttpResponse:
     entity = get_object_or_404(Organization, public_id=public_id)
@@ -169,7 +173,7 @@ def organization(request: Request, public_id: str) -> HttpResponse:
     return _entity_page(request, entity, summary, kind="Procuring entity", filter_name="organization")
 
 
-@login_required
+@public
 @require_GET
 def supplier(request: Request, public_id: str) -> HttpResponse:
     entity = get_object_or_404(Supplier, public_id=public_id)

@@ -132,9 +132,9 @@ def _seconds(start: datetime | None, end: datetime | None) -> str:
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("user", "created_at", "last_used_at")
-    readonly_fields = ("user", "key_hash", "created_at", "last_used_at")
-    search_fields = ("user__username",)
+    list_display = ("user", "name", "created_at", "last_used_at")
+    readonly_fields = ("user", "name", "key_hash", "created_at", "last_used_at")
+    search_fields = ("user__username", "name")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # tokens are issued by `manage.py create_api_token`, which shows the key once
+        return False  # issued on the API tokens page or by create_api_token: they show the key once

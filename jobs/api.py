@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from ninja import Field, Router, Schema
 
+from config import ratelimit
 from config.handlers import Request
 from explorer.search import search_url
 from jobs import downloads, queueing, services
@@ -96,7 +102,7 @@ def parse_job_request(request: HttpRequest) -> dict[str, Any]:
     return body
 
 
-def _token_user(request: HttpRequest) -> User | None:
+def token_user(request: HttpRequest) -> User | None:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "token" or not key.strip():
@@ -114,6 +120,21 @@ def _token_user(request: HttpRequest) -> User | None:
     return token.user
 
 
+def token_throttle(request: HttpRequest) -> int | None:
+    """Seconds to wait when this request's API token spent its API_TOKEN_PER_MINUTE
+    (None: go on, or no token). Counted per token, before it is looked up."""
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "token" or not key.strip():
+        return None
+    return ratelimit.hit("api-token", ApiToken.hash(key.strip()), settings.API_TOKEN_PER_MINUTE)
+
+
+def too_many_requests(wait: int) -> JsonResponse:
+    response = error(429, f"Too many requests with this token: try again in {wait} s.")
+    response["Retry-After"] = str(wait)
+    return response
+
+
 def api_view(*methods: str) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @csrf_exempt
@@ -123,8 +144,11 @@ def api_view(*methods: str) -> Callable[[View], View]:
                 response = error(405, f"Use {' or '.join(methods)}.")
                 response["Allow"] = ", ".join(methods)
                 return response
+            wait = token_throttle(request)
+            if wait is not None:
+                return too_many_requests(wait)
             if "Authorization" in request.headers:
-                user = _token_user(request)
+                user = token_user(request)
                 if user is None:
                     return error(401, "Invalid API token.")
                 request.user = user
@@ -184,7 +208,7 @@ def jobs(request: Request) -> HttpResponse:
         elif state:  # "\x00" would reach PostgreSQL, which refuses it with an error
             choices = ", ".join(["active", *State.values])
             return error(400, "Unknown state.", fields={"state": [f"Choose one of: {choices}."]})
-        return JsonResponse({"jobs": [job_json(job) for job in mine.order_by("-created_at")[:100]]})
+        return _job_page(request, mine)
     try:
         body = parse_job_request(request)
     except BadBody as exc:
@@ -201,6 +225,36 @@ def jobs(request: Request) -> HttpResponse:
             response["Retry-After"] = str(exc.retry_after)
         return response
     return JsonResponse(job_json(job), status=201 if created else 200)
+
+
+JOB_PAGE_SIZE = 100
+
+
+def _job_page(request: Request, mine: QuerySet[Job]) -> HttpResponse:
+    """One page of the user's jobs, newest first, and the `next` page's URL (null at the
+    end). The cursor is the last job's id: the next page holds the jobs after it in the
+    order (created_at, id), so jobs started meanwhile neither repeat nor shift a page."""
+    after = request.GET.get("after", "")
+    if after:
+        try:
+            last = mine.filter(pk=uuid.UUID(after)).values("created_at", "id").first()
+        except ValueError:
+            last = None
+        if last is None:
+            fields = {"after": ["Use the `next` link of a previous page."]}
+            return error(400, "Unknown cursor.", fields=fields)
+        mine = mine.filter(
+            Q(created_at__lt=last["created_at"]) | Q(created_at=last["created_at"], id__lt=last["id"])
+        )
+    rows = list(mine.order_by("-created_at", "-id")[: JOB_PAGE_SIZE + 1])
+    page = rows[:JOB_PAGE_SIZE]
+    next_url = None
+    if len(rows) > JOB_PAGE_SIZE:
+        query = {"after": str(page[-1].id)}
+        if request.GET.get("state"):
+            query = {"state": request.GET["state"], **query}
+        next_url = f"{request.path}?{urlencode(query)}"
+    return JsonResponse({"jobs": [job_json(job) for job in page], "next": next_url})
 
 
 @api_view("GET")
@@ -231,3 +285,163 @@ def job_report(request: Request, job_id: str) -> HttpResponse:
     base = data.get("filters") or {}
     findings = [f | {"search_url": search_url({**base, **f["filters"]})} for f in data.get("findings", [])]
     return JsonResponse({**data, "job": str(job.id), "findings": findings})
+
+
+# --- The OpenAPI description of these endpoints (config/api.py) -------------------------
+#
+# The views above are a fixed interface and are routed by jobs/urls.py, ahead of the
+# API v1's own routes; the operations below describe them for /api/schema/ (and
+# schemathesis, tests/test_api_schema.py) and only hand the request to the same views.
+# They parse nothing but the job id (a path that is not a UUID misses jobs/urls.py and
+# lands here: a 400 naming `job_id`); parameters and bodies are declared in openapi_extra.
+
+router = Router(tags=["jobs"])
+
+
+class Error(Schema):
+    error: str
+    fields: dict[str, list[str]] | None = None
+
+
+class Progress(Schema):
+    done: int
+    total: int | None
+    percent: int | None
+    message: str
+    seq: int
+
+
+class JobFile(Schema):
+    name: str
+    size: int | None
+    rows: int | None
+
+
+class JobOut(Schema):
+    id: uuid.UUID
+    kind: str
+    state: str = Field(description="queued, running, succeeded, failed, cancelled or expired")
+    params: dict[str, Any]
+    progress: Progress
+    queue_position: int | None
+    eta_seconds: float | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    result: dict[str, Any] | list[Any] | None
+    file: JobFile | None
+    error: str | None
+    download_url: str | None
+
+
+class JobPage(Schema):
+    jobs: list[JobOut]
+    next: str | None = Field(description="The next page's URL (older jobs); null at the end")
+
+
+_AUTH_ERRORS: dict[int, Any] = {401: Error, 429: Error}
+_LIST_PARAMETERS = [
+    {
+        "in": "query",
+        "name": "state",
+        "required": False,
+        "schema": {"type": "string", "enum": ["", "active", *State.values]},
+        "description": "active: queued or running; empty: all",
+    },
+    {
+        "in": "query",
+        "name": "after",
+        "required": False,
+        "schema": {"type": "string", "pattern": "^([0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12})?$"},
+        "description": "The cursor of a `next` link (a job id); empty: the first page",
+    },
+]
+_SUBMIT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "kind": {"type": "string", "enum": ["export", "report", "scan"]},
+                    "params": {"type": "object", "description": "The kind's params (README, JSON API)"},
+                },
+                "required": ["kind"],
+            }
+        }
+    },
+}
+_FILE_TYPES = ("text/csv; charset=utf-8", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@router.get(
+    "/jobs/",
+    response={200: JobPage, 400: Error, **_AUTH_ERRORS},
+    summary="Your jobs, newest first",
+    openapi_extra={"parameters": _LIST_PARAMETERS},
+)
+def _list(request: Request) -> HttpResponseBase:
+    return jobs(request)
+
+
+@router.post(
+    "/jobs/",
+    response={200: JobOut, 201: JobOut, 400: Error, 403: Error, **_AUTH_ERRORS},
+    summary="Start a job (200: the identical pending job)",
+    openapi_extra={"requestBody": _SUBMIT_BODY},
+)
+def _submit(request: Request) -> HttpResponseBase:
+    return jobs(request)
+
+
+@router.get(
+    "/jobs/{job_id}/",
+    response={200: JobOut, 400: Error, 404: Error, **_AUTH_ERRORS},
+    summary="One job",
+)
+def _detail(request: Request, job_id: uuid.UUID) -> HttpResponseBase:
+    return job_detail(request, job_id=str(job_id))
+
+
+class ReportOut(Schema):
+    job: uuid.UUID
+    findings: list[dict[str, Any]] = Field(
+        description="Each with its analysis, scope, evidence, baseline, search_url"
+    )
+
+    model_config = {"extra": "allow"}
+
+
+@router.get(
+    "/jobs/{job_id}/report/",
+    response={200: ReportOut, 400: Error, 404: Error, 409: Error, **_AUTH_ERRORS},
+    summary="A finished report job's whole report",
+)
+def _report(request: Request, job_id: uuid.UUID) -> HttpResponseBase:
+    return job_report(request, job_id=str(job_id))
+
+
+@router.post(
+    "/jobs/{job_id}/cancel/",
+    response={200: JobOut, 400: Error, 403: Error, 404: Error, **_AUTH_ERRORS},
+    summary="Cancel a queued or running job",
+)
+def _cancel(request: Request, job_id: uuid.UUID) -> HttpResponseBase:
+    return job_cancel(request, job_id=str(job_id))
+
+
+@router.get(
+    "/jobs/{job_id}/download/",
+    response={400: Error, 404: Error, 410: Error, **_AUTH_ERRORS},
+    summary="A finished job's file",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "The file, as an attachment",
+                "content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in _FILE_TYPES},
+            }
+        },
+    },
+)
+def _download(request: Request, job_id: uuid.UUID) -> HttpResponseBase:
+    return job_download(request, job_id=str(job_id))

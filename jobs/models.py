@@ -150,19 +150,20 @@ class ApiToken(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     key_hash = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=100, blank=True, help_text="What the token is for")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"API token of {self.user}"
+        return f"API token {self.name!r} of {self.user}" if self.name else f"API token of {self.user}"
 
     @staticmethod
     def hash(key: str) -> str:
         return hashlib.sha256(key.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user: models.Model) -> str:
+    def issue(cls, user: models.Model, name: str = "") -> str:
         """Create a token for `user` and return its key (shown once, never stored)."""
         key = secrets.token_urlsafe(32)
-        cls.objects.create(user=user, key_hash=cls.hash(key))
+        cls.objects.create(user=user, key_hash=cls.hash(key), name=name)
         return key

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q
 
+from config.access import login_url
 from explorer.search import Search
 from jobs import kinds, queueing
 from jobs.kinds.base import params_hash
 from jobs.models import PENDING_STATES, Job
 
 
-def for_search(*, user: User, search: Search) -> dict[str, Any]:
+def for_search(*, user: User | AnonymousUser, search: Search) -> dict[str, Any]:
     filters = search.filters
+    if not user.is_authenticated:
+        # Public browsing: jobs need an account; the login comes back to this search.
+        return {"actions": [], "panels": [], "filters": filters, "login_url": login_url(search.url())}
     allowed = kinds.allowed(user)
     buttons = [
         (spec, action, params_hash(spec.name, action.params(filters)))

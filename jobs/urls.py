@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from jobs import api, upload_views, views
+from jobs import api, token_views, upload_views, views
 
 UPLOAD = r"^jobs/import/uploads/(?P<upload_id>[0-9a-f]{32})/"
 
@@ -18,6 +18,8 @@ urlpatterns = [
     re_path(UPLOAD + r"chunk/$", upload_views.chunk, name="upload-chunk"),
     re_path(UPLOAD + r"complete/$", upload_views.complete, name="upload-complete"),
     path("system/", views.system_page, name="system"),
+    path("account/tokens/", token_views.tokens, name="tokens"),
+    path("account/tokens/<int:token_id>/revoke/", token_views.revoke, name="token-revoke"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="detail"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="status"),
     path("jobs/<uuid:job_id>/timeline/", views.job_timeline, name="timeline"),

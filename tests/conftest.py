@@ -144,6 +144,18 @@ def data_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits(settings, request):  # type: ignore[no-untyped-def]
+    """Rate-limit counters (config/ratelimit.py) of one test never reach the next: each
+    test gets a memory cache of its own (never a flush of a shared Redis database)."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": request.node.nodeid,
+        }
+    }
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):  # type: ignore[no-untyped-def]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

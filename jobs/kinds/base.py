@@ -27,7 +27,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from explorer.models import Award
-from explorer.search import FILTER_NAMES, SearchForm
+from explorer.search import FILTER_NAMES, SearchForm, json_filter_data
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -177,8 +177,9 @@ class FiltersField(forms.Field):
         unknown = sorted(set(value) - set(FILTER_NAMES))
         if unknown:
             raise ValidationError(f"Unknown filter: {', '.join(map(str, unknown))}.", code="unknown")
-        # Lists stay lists (`flag` takes several codes); everything else is read as text.
-        data = {name: "" if v is None else v if isinstance(v, list) else str(v) for name, v in value.items()}
+        data, type_errors = json_filter_data(value)
+        if type_errors:
+            raise ValidationError([f"{name}: {message}" for name, message in type_errors.items()])
         search = SearchForm(data, user=self.user)
         if not search.is_valid():
             raise ValidationError(_errors(search))

@@ -12,7 +12,9 @@ from explorer import demo
 pytestmark = pytest.mark.django_db
 
 
-def test_search_page_requires_login(client):
+def test_search_page_requires_login_without_public_browsing(client, settings):
+    settings.PUBLIC_BROWSING = False
+
     response = client.get(reverse("explorer:search"))
 
     assert response.status_code == 302

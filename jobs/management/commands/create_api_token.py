@@ -13,9 +13,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
+        parser.add_argument("--name", default="", help="what the token is for (shown on the API tokens page)")
 
-    def handle(self, *args: Any, username: str, **options: Any) -> None:
+    def handle(self, *args: Any, username: str, name: str = "", **options: Any) -> None:
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"No user named {username!r}.")
-        self.stdout.write(ApiToken.issue(user))
+        self.stdout.write(ApiToken.issue(user, name))

@@ -1,0 +1,72 @@
+"""Public browsing and the API docs in Chromium against daphne: an anonymous visitor
+searches and opens an award, follows "Log in to export" and comes back to the same
+search with the job buttons; the Swagger UI docs page renders from this site under the
+Content-Security-Policy."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from playwright.sync_api import expect
+
+from explorer import demo
+from tests.browser.test_security import violations, watch
+
+pytestmark = [pytest.mark.browser, pytest.mark.services]
+
+
+def test_an_anonymous_visitor_searches_then_logs_in_to_export_and_returns_to_the_search(
+    live, new_context, django_user_model
+):
+    # daphne checks passwords with the real hashers (the tests' settings use a fast one).
+    password = PBKDF2PasswordHasher().encode("frank-Password-1", PBKDF2PasswordHasher().salt())
+    django_user_model.objects.create(username="frank", password=password)
+    demo.seed(awards=150, seed=31)
+    context = new_context(base_url=live.url)
+    page = context.new_page()
+    console = watch(page)
+
+    page.goto("/")
+    page.get_by_label("Keywords").fill("supply")
+    page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"[?&]q=supply"))
+    expect(page.locator(".summary")).to_contain_text("awards")
+    search_url = page.url
+    login_link = page.get_by_role("link", name="Log in to export")
+    expect(login_link).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("Export"))).to_have_count(0)
+
+    page.locator('a[href^="/awards/"]').first.click()
+    expect(page).to_have_url(re.compile(r"/awards/[0-9a-f-]{36}/"))
+    page.go_back()
+    expect(page).to_have_url(search_url)
+
+    page.get_by_role("link", name="Log in to export").click()
+    expect(page).to_have_url(re.compile(r"/login/\?next="))
+    page.get_by_label("Username").fill("frank")
+    page.get_by_label("Password").fill("frank-Password-1")
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page).to_have_url(search_url)
+    expect(page.get_by_role("button", name=re.compile("Export")).first).to_be_visible()
+    expect(page.get_by_role("link", name="Log in to export")).to_have_count(0)
+    assert violations(page, console) == []
+
+
+def test_the_api_docs_page_renders_from_this_site_under_the_policy(live, new_context):
+    context = new_context(base_url=live.url)
+    page = context.new_page()
+    console = watch(page)
+    foreign: list[str] = []
+    page.on("request", lambda request: request.url.startswith(live.url) or foreign.append(request.url))
+
+    response = page.goto("/api/docs/")
+
+    assert response.status == 200
+    expect(page.locator(".swagger-ui .title")).to_contain_text("PhilGEPS Data Explorer API")
+    expect(page.locator(".opblock-summary-path").filter(has_text="/api/awards/").first).to_be_visible()
+    expect(page.locator(".opblock-summary-path").filter(has_text="/api/jobs/").first).to_be_visible()
+    assert foreign == []
+    assert violations(page, console) == []
