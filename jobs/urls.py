@@ -29,4 +29,5 @@ urlpatterns = [
     path("api/jobs/<uuid:job_id>/", api.job_detail, name="api-detail"),
     path("api/jobs/<uuid:job_id>/cancel/", api.job_cancel, name="api-cancel"),
     path("api/jobs/<uuid:job_id>/download/", api.job_download, name="api-download"),
+    path("api/jobs/<uuid:job_id>/report/", api.job_report, name="api-report"),
 ]

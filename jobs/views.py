@@ -114,7 +114,12 @@ def job_report(request: Request, job_id: str) -> HttpResponse:
     data = JobData.objects.filter(job=job).values_list("payload", flat=True).first()
     if job.kind != report.KIND.name or job.state != State.SUCCEEDED or data is None:
         return redirect(job)  # not a report, or not ready: its job page says why
-    context = {"job": job, "report": data, "sections": report.page_sections(data)}
+    context = {
+        "job": job,
+        "report": data,
+        "findings": report.findings_section(data),
+        "sections": report.page_sections(data),
+    }
     return render(request, "jobs/report.html", context)
 
 

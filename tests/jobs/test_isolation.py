@@ -34,6 +34,7 @@ JOB_URLS = [
     ("post", "/jobs/{id}/rerun/"),
     ("get", "/api/jobs/{id}/"),
     ("get", "/api/jobs/{id}/download/"),
+    ("get", "/api/jobs/{id}/report/"),
     ("post", "/api/jobs/{id}/cancel/"),
 ]
 
