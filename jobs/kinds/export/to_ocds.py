@@ -32,4 +32,11 @@ def write(run: Run, awards: QuerySet[Award], path: Path, total: int) -> int:
     return counts.awards
 
 
-FORMAT = Format(name="ocds", label="OCDS", suffix=".zip", content_type="application/zip", write=write)
+FORMAT = Format(
+    name="ocds",
+    label="OCDS",
+    suffix=".zip",
+    content_type="application/zip",
+    write=write,
+    hint="Open Contracting releases (JSON), for other tools",
+)
