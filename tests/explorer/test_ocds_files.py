@@ -159,3 +159,14 @@ def test_sum_of_award_values_in_the_file_equals_the_database(samples, tmp_path):
         sum((a["value"]["amount"] for a in awards if "value" in a), Decimal(0))
         == Award.objects.aggregate(t=Sum("amount"))["t"]
     )
+
+
+def test_the_nightly_task_is_registered_and_scheduled_on_the_bulk_queue():
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    entry = django_settings.CELERY_BEAT_SCHEDULE["publish-ocds-files"]
+
+    assert entry["task"] in app.tasks
+    assert entry["options"]["queue"] == "bulk"
+    assert app.tasks[entry["task"]].acks_late is False  # hours of work: not held against the consumer timeout
