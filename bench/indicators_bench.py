@@ -178,7 +178,8 @@ def main() -> None:
             f"{code} {done.seconds[code]:.1f} s ({done.results[code]:,})" for code in done.results
         )
         lines.append(
-            f"from scratch, every indicator: **{seconds:.1f} s** ({per}; flags {done.seconds['flags']:.1f} s, "
+            f"from scratch, every indicator: **{seconds:.1f} s** ({per}; "
+            f"flags {done.seconds['flags']:.1f} s, "
             f"{done.awards_changed:,} awards and {done.notices_changed:,} notices flagged)"
         )
         print(lines[-1], flush=True)
