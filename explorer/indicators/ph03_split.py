@@ -41,11 +41,14 @@ class SplitPurchases(Indicator):
         }
 
     def related(self) -> str | None:
-        # The other awards of the same entity and supplier: each pair once.
+        # Only awards of the same entity, supplier and UNSPSC class can share a window with
+        # a touched award: each such triple once.
         return (
-            "SELECT b.notice_id FROM explorer_award b WHERE (b.supplier_id, b.organization_id) IN ("
-            "SELECT s.supplier_id, s.organization_id FROM explorer_award s "
-            f"WHERE s.notice_id IN (SELECT notice_id FROM {WORK_TABLE}) AND s.supplier_id IS NOT NULL)"
+            "SELECT b.notice_id FROM explorer_award b "
+            "WHERE (b.supplier_id, b.organization_id, left(b.unspsc_code, 6)) IN ("
+            "SELECT s.supplier_id, s.organization_id, left(s.unspsc_code, 6) FROM explorer_award s "
+            f"WHERE s.notice_id IN (SELECT notice_id FROM {WORK_TABLE}) AND s.supplier_id IS NOT NULL "
+            "AND s.unspsc_code ~ '^[0-9]{6}')"
         )
 
     def select(self, scope: Scope) -> tuple[str, list[Any]]:

@@ -25,10 +25,14 @@ class NewSupplierLargeAward(Indicator):
     # awards of the suppliers it touched against them (an `indicators` job re-judges all).
 
     def related(self) -> str | None:
-        # A supplier's first award may move with an import: all its awards are judged again.
+        # A supplier's first award moves only when the touched awards include one no later
+        # than its other awards: then all its awards are judged again; else only the new ones.
         return (
             "SELECT b.notice_id FROM explorer_award b WHERE b.supplier_id IN (SELECT s.supplier_id "
-            f"FROM explorer_award s WHERE s.notice_id IN (SELECT notice_id FROM {WORK_TABLE}))"
+            f"FROM explorer_award s WHERE s.notice_id IN (SELECT notice_id FROM {WORK_TABLE}) "
+            "AND s.supplier_id IS NOT NULL GROUP BY s.supplier_id HAVING min(s.award_date) <= ("
+            "SELECT min(o.award_date) FROM explorer_award o WHERE o.supplier_id = s.supplier_id "
+            f"AND o.notice_id NOT IN (SELECT notice_id FROM {WORK_TABLE})))"
         )
 
     def settings(self) -> dict[str, Any]:
