@@ -52,7 +52,7 @@ WITH p AS MATERIALIZED (
            COUNT(*) FILTER (WHERE amount > 0) AS pos_n,
            COALESCE(SUM(amount) FILTER (WHERE amount > 0), 0) AS pos_amt{flag_counts}
     FROM (SELECT organization_id, supplier_id, CAST(amount AS DOUBLE PRECISION) AS amount, award_date,
-                 procurement_mode = ANY(%s) AS nc, flags
+                 procurement_mode = ANY(%s) AS nc, flags, cardinality(flags) > 0 AS flagged
           FROM ({awards}) AS selection) AS awards
     GROUP BY 1, 2, 3
 ), base AS (
@@ -178,7 +178,7 @@ def _sql(awards: str) -> str:
     return SQL.format(
         awards=awards,
         flag_counts="".join(
-            f",\n           COUNT(*) FILTER (WHERE flags @> ARRAY['{c}']::varchar[]) AS f_{c.lower()}"
+            f",\n           COUNT(*) FILTER (WHERE flagged AND '{c}' = ANY(flags)) AS f_{c.lower()}"
             for c in INDICATOR_CODES
         ),
         flag_sums="".join(f", SUM(f_{c.lower()}) AS f_{c.lower()}" for c in INDICATOR_CODES),
