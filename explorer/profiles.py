@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import CharField, Count, Q, QuerySet
 from django.db.models.functions import Cast, Floor, Left
 from django.utils import timezone
@@ -166,7 +166,15 @@ MEASURES: tuple[Measure, ...] = (
 
 
 def refresh(awards: QuerySet[Award] | None = None) -> PeerBaseline:
-    """Recompute every risk profile and the peer baseline over `awards` (all of them)."""
+    """Recompute every risk profile and the peer baseline over `awards` (all of them), in
+    one transaction without a statement timeout (a background task's full scans; a page's
+    timeout set earlier on the same connection must not cut them short)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = 0")
+        return _refresh(awards)
+
+
+def _refresh(awards: QuerySet[Award] | None) -> PeerBaseline:
     started = time.monotonic()
     awards = (awards if awards is not None else Award.objects.all()).order_by()
     rows = screens.measure(awards)

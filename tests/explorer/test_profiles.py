@@ -134,3 +134,12 @@ def test_indicator_flag_shares_are_components_of_the_profile_with_their_search(c
     entity = Organization.objects.get(name="AGENCY 7")
     html = client.get(f"/organizations/{entity.public_id}/").content.decode()
     assert f"flag={code}" in html
+
+
+def test_a_page_timeout_left_on_the_connection_does_not_cut_the_refresh_short(constructed):
+    with connection.cursor() as cursor:  # as the page's bounded aggregates leave it in a test transaction
+        cursor.execute("SET LOCAL statement_timeout = 1")
+
+    baseline = profiles.refresh()
+
+    assert baseline.awards == Award.objects.count()
