@@ -340,7 +340,16 @@ CELERY_TASK_QUEUES = [
     for name in ("interactive", "bulk")
 ]
 CELERY_TASK_DEFAULT_QUEUE = "interactive"
+# Risk profiles of the entity pages (explorer/profiles.py): recomputed over all awards by
+# the beat task this often, and when a page finds them older than that (or missing).
+PROFILE_REFRESH_HOURS = env_int("PROFILE_REFRESH_HOURS", 6, minimum=1)
+
 CELERY_BEAT_SCHEDULE = {
+    "refresh-risk-profiles": {
+        "task": "explorer.tasks.refresh_profiles",
+        "schedule": PROFILE_REFRESH_HOURS * 3600.0,
+        "options": {"queue": "bulk", "expires": PROFILE_REFRESH_HOURS * 3600 - 60},
+    },
     "expire-export-files": {
         "task": "jobs.tasks.expire_files",
         "schedule": crontab(hour=2, minute=0),

@@ -325,3 +325,40 @@ class IndicatorResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} on {self.scope} {self.notice_id or self.supplier_id}"
+
+
+class RiskProfile(models.Model):
+    """An organization's or supplier's screening profile against its peers of similar size,
+    over all awards (explorer/profiles.py); the whole table is recomputed by a background
+    task, so the entity pages read one row."""
+
+    kind = models.CharField(max_length=20)  # "organization" or "supplier"
+    entity_id = models.BigIntegerField()
+    awards = models.PositiveIntegerField()
+    size_class = models.CharField(max_length=20)
+    score = models.FloatField(null=True, help_text="Composite screening score, 0-100 (100: no signal).")
+    components = models.JSONField(help_text="{component: value, count, of, peers, percentile, score, flag}")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "entity_id"], name="one_risk_profile_per_entity")
+        ]
+
+    def __str__(self) -> str:
+        return f"Risk profile of {self.kind} {self.entity_id}"
+
+
+class PeerBaseline(models.Model):
+    """When the risk profiles were computed, over how many awards, and the peer quartiles
+    of every component by kind and size class (the newest row is the current one)."""
+
+    computed_at = models.DateTimeField()
+    awards = models.PositiveIntegerField()
+    seconds = models.FloatField(default=0)
+    peers = models.JSONField()
+
+    class Meta:
+        get_latest_by = "computed_at"
+
+    def __str__(self) -> str:
+        return f"Peer baseline of {self.computed_at:%Y-%m-%d %H:%M}"

@@ -62,10 +62,11 @@ class Format:
     """
 
     name: str  # the `format` param (a fixed interface, DESIGN.md)
-    label: str  # "Excel": the button says "Export to Excel", the job "Excel export"
+    label: str  # "Excel": the button, the job and its toast all say "Export to Excel"
     suffix: str
     content_type: str
     write: Callable[[Run, QuerySet[Award], Path, int], int]
+    hint: str = ""  # under the button on the search page
 
 
 def neutralise(value: str) -> str:
