@@ -54,6 +54,7 @@ OPERATIONS = [
     "GET /api/jobs/",
     "POST /api/jobs/",
     "GET /api/jobs/{job_id}/",
+    "GET /api/jobs/{job_id}/report/",
     "POST /api/jobs/{job_id}/cancel/",
     "GET /api/jobs/{job_id}/download/",
 ]
