@@ -151,6 +151,6 @@ KIND = KindSpec(
     result_url=report_url,
     result_label="Open the report",
     actions=(
-        SearchAction("analyse", "Red-flag report", hint="Totals and four red-flag analyses, on a page"),
+        SearchAction("analyse", "Red-flag report", hint="Findings for the selection and its entities, each against its baseline"),
     ),
 )
