@@ -26,6 +26,7 @@ from django.urls import reverse
 
 from explorer import aggregates, modes
 from explorer.indicators import CODES as INDICATOR_CODES
+from explorer.indicators import INDICATORS
 from explorer.models import (
     Area,
     Award,
@@ -130,6 +131,23 @@ class FlagField(forms.Field):
         return ",".join(code for code in INDICATOR_CODES if code in codes)
 
 
+class FlagSelect(forms.SelectMultiple):
+    """The indicators as a list to pick from; reads `flag=R003&flag=PH01` and `flag=R003,PH01`
+    (what chips, facets and shared links carry) alike, and shows either as selected."""
+
+    def __init__(self) -> None:
+        choices = [(code, f"{code} {indicator.label}") for code, indicator in INDICATORS.items()]
+        super().__init__(attrs={"size": 4}, choices=choices)
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> list[str]:
+        values = super().value_from_datadict(data, files, name)
+        values = values if isinstance(values, (list, tuple)) else [values]
+        return [code for value in values if value for code in str(value).split(",") if code.strip()]
+
+    def format_value(self, value: Any) -> list[str]:
+        return super().format_value(value.split(",") if isinstance(value, str) else value)
+
+
 def _flagged(codes: str) -> Q:
     # Awards carrying every code named (the GIN index on flags serves `@>`).
     return Q(flags__contains=codes.split(","))
@@ -220,7 +238,8 @@ FILTERS: tuple[Filter, ...] = (
         FlagField(
             label="Indicator",
             required=False,
-            help_text="Indicator codes such as R003 or R003,PH01: awards carrying all of them.",
+            widget=FlagSelect(),
+            help_text="Awards carrying every indicator picked (Ctrl or Cmd to pick several).",
         ),
         _flagged,
     ),
