@@ -220,7 +220,7 @@ def test_a_supplier_is_picked_from_the_suggestions(login, alice):
     partial = supplier.name.split()[0].lower()
     page = login(alice)
     page.goto("/")
-    box = page.get_by_label("Supplier")
+    box = page.get_by_label("Supplier", exact=True)
     box.press_sequentially(partial, delay=30)
     options = page.locator("#supplier-suggestions option")
     expect(options.first).to_be_attached()
