@@ -123,9 +123,9 @@ class GuardedChannel(http.HTTPChannel):
         self.setRawMode()
         # The line parser hands everything that follows to rawDataReceived or lineReceived
         # (the Twisted loop that called us included): from here on it is dropped.
-        self.rawDataReceived = self._drop  # type: ignore[method-assign]
-        self.lineReceived = self._drop  # type: ignore[method-assign]
-        self.dataReceived = self._drop  # type: ignore[method-assign]
+        self.rawDataReceived = self._drop  # type: ignore[method-assign]  # on purpose: see above
+        self.lineReceived = self._drop  # type: ignore[method-assign]  # on purpose
+        self.dataReceived = self._drop  # type: ignore[method-assign]  # on purpose
         lose_write = getattr(transport, "loseWriteConnection", None)
         if lose_write is not None:
             lose_write()  # the answer, then FIN; what the client still sends is read and dropped

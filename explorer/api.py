@@ -108,7 +108,7 @@ CURSOR_PATTERN = (
     rf"^(({DATE_CURSOR.pattern}|{AMOUNT_CURSOR.pattern})?~{ID_CURSOR.pattern}|{PAGE_CURSOR.pattern})$"
 )
 
-AwardFilters = create_model(  # type: ignore[call-overload]
+AwardFilters = create_model(  # type: ignore[call-overload]  # fields built from FILTERS at run time
     "AwardFilters",
     __base__=Schema,
     **{f.name: _query_field(f.field) for f in FILTERS},
@@ -198,7 +198,7 @@ def award_json(award: Award, *, notice: bool = False) -> dict[str, Any]:
 
 
 @router.get("/awards/", response={200: AwardPage, **ERRORS}, summary="Search awards")
-def list_awards(request: HttpRequest, filters: Query[AwardFilters]) -> Any:  # type: ignore[valid-type]
+def list_awards(request: HttpRequest, filters: Query[AwardFilters]) -> Any:  # type: ignore[valid-type]  # a model made at run time
     """Awards matching the search page's filters, in its order, 50 a page (keyset pages:
     follow `next`). The count is exact up to `cap`, as on the page."""
     authorize(request)

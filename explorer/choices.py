@@ -67,7 +67,7 @@ def _count(column: str, names: type[Model] | None) -> Options:
         return Options(timed_out=True)
     counted = rows.value[:LIMIT]
     if names is not None:
-        by_id = dict(names.objects.filter(id__in=[v for v, _ in counted]).values_list("id", "name"))  # type: ignore[attr-defined]
+        by_id = dict(names._default_manager.filter(id__in=[v for v, _ in counted]).values_list("id", "name"))
         counted = [(by_id.get(v), n) for v, n in counted]
     values = sorted(
         ((str(v), n) for v, n in counted if v not in (None, "")), key=lambda item: item[0].lower()

@@ -57,7 +57,7 @@ def publish_all(jobs: Iterable[tuple[Job, Mapping[str, float | None]]]) -> None:
     messages = [
         (
             user_group(job.owner_id),
-            {"type": "job.update", "job_id": str(job.id), "html": render_status(job, oob=True, **known)},  # type: ignore[arg-type]
+            {"type": "job.update", "job_id": str(job.id), "html": render_status(job, oob=True, **known)},  # type: ignore[arg-type]  # known: percent/eta, floats
         )
         for job, known in jobs
     ]

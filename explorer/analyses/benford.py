@@ -81,7 +81,7 @@ class FirstDigits(Analysis):
         eligible = {e: counts for e, counts in by_entity.items() if sum(counts.values()) >= MIN_AWARDS}
         names = dict(Organization.objects.filter(pk__in=eligible).values_list("pk", "name"))
         per_entity = {names[e]: counts for e, counts in eligible.items()}
-        entities: list[EntityRow] = [_row(counts) | {"name": name} for name, counts in per_entity.items()]  # type: ignore[misc]
+        entities: list[EntityRow] = [_row(counts) | {"name": name} for name, counts in per_entity.items()]  # type: ignore[misc]  # a row with its name
         entities.sort(key=lambda row: (not row["flag"], -row["mad"]))
         return {
             "expected": {str(d): p for d, p in redflags.BENFORD.items()},

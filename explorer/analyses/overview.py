@@ -69,18 +69,18 @@ class TopLists(Analysis):
     template = "explorer/analyses/top.html"
 
     def compute(self, awards: QuerySet[Award]) -> Top:
-        return {key: _top(awards, expression) for key, expression, _, _ in TOP_LISTS}  # type: ignore[return-value]
+        return {key: _top(awards, expression) for key, expression, _, _ in TOP_LISTS}  # type: ignore[return-value]  # TOP_LISTS keys are Top's
 
     def sheets(self, payload: Top) -> list[Sheet]:
         return [
-            Sheet(title, ["Name", "Awards", "Amount (PHP)"], payload[key])  # type: ignore[literal-required]
+            Sheet(title, ["Name", "Awards", "Amount (PHP)"], payload[key])  # type: ignore[literal-required]  # as above
             for key, _, _, title in TOP_LISTS
         ]
 
     def page(self, payload: Top, search: SearchLink) -> dict[str, Any]:
         return {
             "lists": {
-                key: [[*row, search(**{field: row[0]})] for row in payload[key]]  # type: ignore[literal-required]
+                key: [[*row, search(**{field: row[0]})] for row in payload[key]]  # type: ignore[literal-required]  # as above
                 for key, _, field, _ in TOP_LISTS
             }
         }

@@ -151,7 +151,7 @@ def _bunching(awards: QuerySet[Award], threshold: int, below: int, above: int) -
     ]
     return {
         "tested": True,
-        **result,  # type: ignore[typeddict-item]
+        **result,  # type: ignore[typeddict-item]  # bunching() returns the keys Threshold declares
         "observed": below,
         "observed_above": above,
         "fitted_awards": fitted_awards,

@@ -151,6 +151,10 @@ KIND = KindSpec(
     result_url=report_url,
     result_label="Open the report",
     actions=(
-        SearchAction("analyse", "Red-flag report", hint="Findings for the selection and its entities, each against its baseline"),
+        SearchAction(
+            "analyse",
+            "Red-flag report",
+            hint="Findings for the selection and its entities, each against its baseline",
+        ),
     ),
 )

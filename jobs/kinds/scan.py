@@ -36,7 +36,7 @@ class ScanParams(ParamsForm):
     regex = forms.BooleanField(required=False)
     case_sensitive = forms.BooleanField(required=False)
     # The param's fixed name (the API's), which happens to be the form's own attribute name.
-    fields = ListOrOneField(  # type: ignore[assignment]
+    fields = ListOrOneField(  # type: ignore[assignment]  # the API's param name, not Form.fields
         choices=[(name, label) for name, (label, _) in scan.FIELDS.items()],
         required=False,
         initial=scan.DEFAULT_FIELDS,

@@ -77,7 +77,7 @@ def write(run: Run, awards: QuerySet[Award], path: Path, total: int) -> int:
                 sheets.append((sheet, on_sheet))
             sheet = new_sheet("Awards" if number == 1 else f"Awards {number}")
             on_sheet = 0
-        sheet.append(  # type: ignore[union-attr]
+        sheet.append(  # type: ignore[union-attr]  # set on the first row
             [
                 styled(sheet, value, kind) if value is not None and kind in ("number", "date") else value
                 for value, kind in zip(row, kinds, strict=True)
