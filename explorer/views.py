@@ -4,6 +4,7 @@ and aggregates.py; these views only pick the template and its context."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from urllib.parse import urlencode
 
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
@@ -125,15 +126,17 @@ def award(request: Request, public_id: str) -> HttpResponse:
         Award.objects.select_related("notice", "organization", "supplier", "category", "area"),
         public_id=public_id,
     )
-    notice = award.notice
-    context = {
-        "award": award,
+    context = {"award": award, "shown": evidence.for_award(award), **_process(award.notice)}
+    return render(request, "explorer/award.html", context)
+
+
+def _process(notice: Notice) -> dict[str, Any]:
+    """What the award and notice pages show of their contracting process."""
+    return {
         "line_items": notice.line_items.all()[:500],
-        "shown": evidence.for_award(award),
         "ocid": ocds.ocid(reference_number=notice.reference_number, key=notice.key),
         "ocds_url": ocds_release_url(notice),
     }
-    return render(request, "explorer/award.html", context)
 
 
 @public
@@ -144,10 +147,8 @@ def notice(request: Request, key: str) -> HttpResponse:
     context = {
         "notice": notice,
         "awards": notice.awards.select_related("supplier").order_by("award_number", "id")[:500],
-        "line_items": notice.line_items.all()[:500],
         "shown": evidence.for_notice(notice),
-        "ocid": ocds.ocid(reference_number=notice.reference_number, key=notice.key),
-        "ocds_url": ocds_release_url(notice),
+        **_process(notice),
     }
     return render(request, "explorer/notice.html", context)
 
