@@ -20,7 +20,7 @@ def hit(scope: str, who: str, limit: int, *, window: int = 60) -> int | None:
     key = f"ratelimit:{scope}:{who}:{slot}"
     cache.add(key, 0, timeout=window + 5)
     try:
-        count = cache.incr(key)
+        count = cache.incr(key)  # 0 while the cache is down (config/cache.py): no limit then
     except ValueError:  # expired between add and incr
         cache.add(key, 1, timeout=window + 5)
         count = 1

@@ -530,9 +530,11 @@ INDICATOR_R048_MIN_PROCESSES = env_int("INDICATOR_R048_MIN_PROCESSES", 20, minim
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # A Redis that is down is a cache that misses (config/cache.py), found out fast.
+            "BACKEND": "config.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CHANNEL_LAYER_PREFIX", "philgeps"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:

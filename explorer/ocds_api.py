@@ -15,17 +15,16 @@ its conventions: 400 with `fields` for bad parameters, 401, 404 as JSON, and 429
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
+from config import ratelimit
 from config.handlers import Request
 from explorer import ocds
 from explorer.models import Award, Notice
@@ -53,20 +52,13 @@ class PageForm(forms.Form):
 
 def throttled(request: Request) -> JsonResponse | None:
     """429 with Retry-After once the user has made OCDS_API_RATE_PER_MINUTE requests in
-    this minute (a fixed window in Django's cache)."""
-    now = time.time()
-    window = int(now // 60)
-    key = f"ocds-api:{request.user.pk}:{window}"
-    cache.add(key, 0, timeout=120)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=120)
-        count = 1
-    if count <= settings.OCDS_API_RATE_PER_MINUTE:
+    this minute."""
+    limit = settings.OCDS_API_RATE_PER_MINUTE
+    wait = ratelimit.hit("ocds-api", str(request.user.pk), limit)
+    if wait is None:
         return None
-    response = error(429, f"At most {settings.OCDS_API_RATE_PER_MINUTE} OCDS API requests a minute.")
-    response["Retry-After"] = str(max(1, int((window + 1) * 60 - now) + 1))
+    response = error(429, f"At most {limit} OCDS API requests a minute.")
+    response["Retry-After"] = str(wait)
     return response
 
 

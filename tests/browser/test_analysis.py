@@ -28,7 +28,11 @@ def test_analyse_opens_a_report_with_charts_and_flags_linked_to_their_contracts(
     status.get_by_role("link", name="Open the report").click()
 
     expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}/report/$"))
-    expect(page.locator("canvas[data-chart][data-drawn]")).to_have_count(3)
+    # Every chart on the page is drawn: the monthly totals, the top lists, Benford's digits
+    # and the bunching around each threshold the selection reaches.
+    charts = page.locator("canvas[data-chart]").count()
+    assert charts >= 4
+    expect(page.locator("canvas[data-chart][data-drawn]")).to_have_count(charts)
     flagged = page.locator("#benford tr.flagged")
     expect(flagged).to_have_count(1)
     expect(flagged).to_contain_text(demo.PLANTED["benford_agency"])

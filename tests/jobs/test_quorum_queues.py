@@ -78,10 +78,20 @@ def test_quorum_queues_are_declared_and_carry_a_job(tmp_path: Path, transactiona
         )
         assert job.state == State.SUCCEEDED, job.error
         assert job.queue == "bulk"
-        counts = rabbit_json("list_queues", "-p", fresh_vhost, "name", "messages", "messages_unacknowledged")
-        assert all(
-            q["messages"] == 0 and q["messages_unacknowledged"] == 0 for q in counts if q["name"] == "bulk"
-        )
+
+        # The job's message was acknowledged: the queue's counts (which RabbitMQ updates a
+        # moment after the ack) come down to zero.
+        def bulk_empty() -> bool:
+            counts = rabbit_json(
+                "list_queues", "-p", fresh_vhost, "name", "messages", "messages_unacknowledged"
+            )
+            return all(
+                q["messages"] == 0 and q["messages_unacknowledged"] == 0
+                for q in counts
+                if q["name"] == "bulk"
+            )
+
+        wait_for(bulk_empty, timeout=30, what="the bulk queue to be empty")
     finally:
         worker.terminate()
         worker.wait(30)
