@@ -46,7 +46,7 @@ def isolate() -> None:
     lower_priority(settings.WORKER_NICE)
     database = settings.DATABASES["default"]  # the dict every connection of this process reads
     if settings.WORKER_DATABASE_URL:
-        role = dj_database_url.parse(settings.WORKER_DATABASE_URL)
+        role: dict[str, Any] = dict(dj_database_url.parse(settings.WORKER_DATABASE_URL))
         database.update({key: role[key] for key in CONNECTION_KEYS if key in role})
     database["OPTIONS"] = worker_options(database.get("OPTIONS", {}))
     # A connection inherited from the parent (made with the old settings) is dropped by
