@@ -170,13 +170,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_daphne(log: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_daphne(log: Path, **env: str) -> tuple[subprocess.Popen[bytes], int]:
     """daphne serving the app on a free port; returns once it accepts connections."""
     import socket
 
     port = free_port()
     process = service_process(
-        ["config.server", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], log
+        ["config.server", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], log, **env
     )
     deadline = time.monotonic() + 60
     while True:
@@ -224,3 +224,159 @@ def bench_users(prefix: str, count: int, *, staff: bool = False) -> list:  # typ
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE jobs_job")
     return users
+
+
+def start_nginx(ports: list[int], folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Debian's nginx with deploy/nginx.conf in front of the daphnes on `ports` (as
+    tests/test_compose.py runs it): the upstream gets one server line per daphne, and the
+    listen port, pid and temporary files move to free/own places."""
+    import re
+    import shutil
+    import socket
+
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    upstream = re.search(r"^\s*server web:8000 (.*);$", conf, re.M)
+    if not upstream:
+        raise RuntimeError("deploy/nginx.conf: the upstream is not `server web:8000 ...;`")
+    servers = "\n".join(f"        server 127.0.0.1:{port} {upstream[1]};" for port in ports)
+    port = free_port()
+    conf = conf.replace(upstream[0], servers).replace(
+        "listen 8080;", f"listen 127.0.0.1:{port} backlog=8192;"
+    )
+    conf = conf.replace("/tmp/nginx", str(folder / "nginx"))  # noqa: S108 (the text replaced, not a path used)
+    path = folder / "nginx.conf"
+    path.write_text(conf)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    log = (folder / "nginx.log").open("ab")
+    process = subprocess.Popen(
+        [nginx, "-c", str(path), "-g", "daemon off; user root;"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return process, port
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nginx did not start; see {folder / 'nginx.log'}") from None
+            time.sleep(0.1)
+
+
+def newest_awards_filters(rows: int) -> dict[str, str]:
+    """Search filters that select about the `rows` newest awards (a date_from), or none
+    when the table holds no more than that."""
+    from explorer.models import Award
+
+    total = Award.objects.count()
+    if total <= rows:
+        return {}
+    date = (
+        Award.objects.exclude(award_date=None)
+        .order_by("-award_date")
+        .values_list("award_date", flat=True)[rows - 1]
+    )
+    return {"date_from": date.isoformat()}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def raise_open_files(wanted: int) -> int:
+    """Raise this process's open-file limit (its children inherit it) towards `wanted`."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, max(hard, target)))
+        except (ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+WEB_APPLICATION_NAME = "philgeps-web-bench"  # daphne's sessions, by libpq's PGAPPNAME
+
+
+class CpuMeter:
+    """CPU seconds per group of processes over a time span, sampled in a thread: a process
+    tree (with children that come and go, such as the export's reader) or the PostgreSQL
+    backends whose application_name is given. A process that exits loses at most its last
+    interval."""
+
+    def __init__(self, trees: dict[str, int], backends: dict[str, str], interval: float = 0.5) -> None:
+        self.trees, self.backends, self.interval = trees, backends, interval
+        self.first: dict[tuple[str, int], float] = {}
+        self.last: dict[tuple[str, int], float] = {}
+        self.started = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _processes(self) -> list[tuple[str, psutil.Process]]:
+        found = []
+        for name, pid in self.trees.items():
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(pid)
+                found += [(name, proc) for proc in [root, *root.children(recursive=True)]]
+        if self.backends:
+            import psycopg
+            from django.db import connection
+
+            params = connection.get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            with psycopg.connect(**params, autocommit=True) as raw:
+                rows = raw.execute(
+                    "SELECT application_name, pid FROM pg_stat_activity WHERE application_name = ANY(%s)",
+                    [list(self.backends.values())],
+                ).fetchall()
+            names = {app: name for name, app in self.backends.items()}
+            for app, pid in rows:
+                with contextlib.suppress(psutil.Error):
+                    found.append((names[app], psutil.Process(pid)))
+        return found
+
+    def sample(self) -> None:
+        for name, proc in self._processes():
+            try:
+                times = proc.cpu_times()
+                created = proc.create_time()
+            except psutil.Error:
+                continue
+            key = (name, proc.pid)
+            used = times.user + times.system
+            if key not in self.first:
+                self.first[key] = 0.0 if created > self.started else used
+            self.last[key] = used
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            with contextlib.suppress(Exception):  # a sample may race a process's exit
+                self.sample()
+
+    def __enter__(self) -> CpuMeter:
+        self.started = time.time()
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        with contextlib.suppress(Exception):
+            self.sample()
+
+    def seconds(self) -> dict[str, float]:
+        totals = dict.fromkeys([*self.trees, *self.backends], 0.0)
+        for (name, _), used in self.last.items():
+            totals[name] += used - self.first[(name, _)]
+        return totals
+
+    def text(self) -> str:
+        return ", ".join(f"{name} {seconds:.0f} s" for name, seconds in self.seconds().items())
