@@ -292,12 +292,11 @@ def raise_open_files(wanted: int) -> int:
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if target > soft:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, max(hard, target)))
+    if wanted > soft:
+        try:  # root may raise the hard limit too
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, max(wanted, hard)))
         except (ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
