@@ -379,3 +379,64 @@ class CpuMeter:
 
     def text(self) -> str:
         return ", ".join(f"{name} {seconds:.0f} s" for name, seconds in self.seconds().items())
+
+
+class PySpy:
+    """py-spy sampling a process and its children while the block runs (pip install
+    py-spy; not a requirement): `top()` lists the functions with the most samples of their
+    own, and the share of samples under each given function name."""
+
+    def __init__(self, pid: int, path: Path, rate: int = 200) -> None:
+        import shutil
+
+        self.path = path
+        binary = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        self.command = [binary, "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
+                        "--rate", str(rate), "--nonblocking", "--output", str(path)]  # fmt: skip
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> PySpy:
+        if Path(self.command[0]).exists():
+            self.process = subprocess.Popen(
+                self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            )
+            time.sleep(1)  # attaching takes a moment
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def top(self, count: int = 8, under: tuple[str, ...] = ()) -> str:
+        import re
+
+        if not self.path.exists():
+            return "no profile (py-spy missing or could not attach)"
+        own: dict[str, int] = {}
+        inside = dict.fromkeys(under, 0)
+        total = 0
+        for line in self.path.read_text(errors="replace").splitlines():
+            stack, _, samples = line.rpartition(" ")
+            if not samples.isdigit():
+                continue
+            n = int(samples)
+            total += n
+            frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
+            leaf = frames[-1]
+            own[leaf] = own.get(leaf, 0) + n
+            for name in under:
+                if any(name in frame for frame in frames):
+                    inside[name] += n
+        if not total:
+            return "no samples"
+        ranked = sorted(own.items(), key=lambda item: -item[1])[:count]
+        text = "; ".join(f"`{name}` {n / total:.0%}" for name, n in ranked)
+        if under:
+            text += " | under: " + "; ".join(f"`{name}` {n / total:.0%}" for name, n in inside.items())
+        return f"{total:,} samples; own time: {text}"

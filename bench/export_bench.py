@@ -11,13 +11,14 @@ from memory: the ratios are the exports' overheads.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
-from common import ROOT, newest_awards_filters, record, run_job, setup_django, start_worker, stop
+from common import ROOT, PySpy, newest_awards_filters, record, run_job, setup_django, start_worker, stop
 
 
 def bare_openpyxl_rows_per_second(rows: list, headers: list[str]) -> float:
@@ -63,6 +64,7 @@ def copy_to_devnull(awards) -> tuple[float, int]:  # type: ignore[no-untyped-def
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000, help="export about this many newest awards")
+    parser.add_argument("--profile", action="store_true", help="py-spy the worker during each export")
     args = parser.parse_args()
     setup_django()
     from django.contrib.auth import get_user_model
@@ -85,9 +87,11 @@ def main() -> None:
     try:
         proc = psutil.Process(worker.pid)
         copy_before, copied = copy_to_devnull(awards)
-        csv_s, csv_rate, csv_child, csv_tree = run_export(user, "csv", filters, proc)
+        with profiler(args.profile, worker.pid, "csv") as csv_profile:
+            csv_s, csv_rate, csv_child, csv_tree = run_export(user, "csv", filters, proc)
         copy_after, _ = copy_to_devnull(awards)
-        xlsx_s, xlsx_rate, xlsx_child, xlsx_tree = run_export(user, "xlsx", filters, proc)
+        with profiler(args.profile, worker.pid, "xlsx") as xlsx_profile:
+            xlsx_s, xlsx_rate, xlsx_child, xlsx_tree = run_export(user, "xlsx", filters, proc)
     finally:
         stop(worker)
     copy_rate = (copy_before + copy_after) / 2
@@ -95,9 +99,16 @@ def main() -> None:
     bare_rate = bare_openpyxl_rows_per_second(rows, exporters.HEADERS)
     del rows
     mb = 1024 * 1024
+    profiles = []
+    if args.profile:
+        profiles = [
+            f"py-spy of the worker during the csv export: {csv_profile.top(under=('write', 'update'))}",
+            f"py-spy of the worker and its reader during the xlsx export: "
+            f"{xlsx_profile.top(under=('append', '_rows_from_reader_process', 'frames', 'save'))}",
+        ]
     record(
         f"Export {count:,} of {total:,} awards through a real worker",
-        f"python bench/export_bench.py --rows {args.rows}",
+        f"python bench/export_bench.py --rows {args.rows}" + (" --profile" if args.profile else ""),
         [
             f"filters {filters or 'none'}; load average before the run {load[0]:.2f} / {load[1]:.2f} / "
             f"{load[2]:.2f} (1, 5, 15 min)",
@@ -110,8 +121,15 @@ def main() -> None:
             f"peak RSS **{xlsx_child / mb:.0f} MB** (worker incl. main process {xlsx_tree / mb:.0f} MB)",
             f"bare openpyxl write-only, same rows from memory: {bare_rate:,.0f} rows/s; "
             f"**export/bare = {xlsx_rate / bare_rate:.2f}**",
+            *profiles,
         ],
     )
+
+
+def profiler(enabled: bool, pid: int, name: str):  # type: ignore[no-untyped-def]
+    if not enabled:
+        return contextlib.nullcontext(None)
+    return PySpy(pid, ROOT / "bench" / "out" / f"export-{name}.pyspy")
 
 
 if __name__ == "__main__":
