@@ -145,3 +145,35 @@ def test_worker_settings_refuse_a_niceness_above_19():
 
     assert result.returncode != 0
     assert "WORKER_NICE must be at most 19" in result.stderr
+
+
+@pytest.mark.services
+def test_a_real_worker_runs_jobs_niced_and_with_the_worker_session(start_worker, client, alice):
+    import psutil
+
+    from explorer import demo
+    from jobs.models import Job, State
+    from tests.jobs.helpers import api_submit, export_params
+    from tests.services import wait_for
+
+    demo.seed(awards=300, seed=5)
+    worker = start_worker(extra_env={"WORKER_NICE": "7", "WORKER_DB_OPTIONS": "-c work_mem=3MB"})
+    client.force_login(alice)
+    job_id = api_submit(client, **export_params("xlsx")).json()["id"]
+    job = wait_for(lambda: Job.objects.filter(pk=job_id, state__in=[State.SUCCEEDED, State.FAILED]).first())
+    assert job.state == State.SUCCEEDED, job.error
+
+    main = psutil.Process(worker.process.pid)
+    ours = psutil.Process().nice()
+    assert main.nice() == ours  # the main process only consumes messages
+    pool = main.children()
+    assert pool
+    assert all(process.nice() == max(7, ours) for process in pool)
+    # The pool process keeps its session (CONN_MAX_AGE): PostgreSQL shows its settings.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database()",
+            [worker_process.APPLICATION_NAME],
+        )
+        assert cursor.fetchone()[0] >= 1
