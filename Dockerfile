@@ -23,8 +23,9 @@ RUN pip install -r requirements.txt
 
 COPY --chown=app:app . .
 # Hashed, compressed static files for WhiteNoise. The key only satisfies the production
-# settings check during the build; the running container gets the real one.
-RUN DJANGO_SECRET_KEY=build-time-only-collectstatic-key-0123456789abcdefghijklmnop \
+# settings check during the build (so does the placeholder ocid prefix); the running
+# container gets the real ones.
+RUN DJANGO_SECRET_KEY=build-time-only-collectstatic-key-0123456789abcdefghijklmnop OCDS_ALLOW_PLACEHOLDER_PREFIX=1 \
     python manage.py collectstatic --noinput --verbosity 0
 
 USER app

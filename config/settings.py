@@ -10,6 +10,7 @@ Every variable read here is listed in .env.example and the README (tests check b
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -354,7 +355,16 @@ CELERY_TASK_QUEUES = [
     for name in ("interactive", "bulk")
 ]
 CELERY_TASK_DEFAULT_QUEUE = "interactive"
+# Risk profiles of the entity pages (explorer/profiles.py): recomputed over all awards by
+# the beat task this often, and when a page finds them older than that (or missing).
+PROFILE_REFRESH_HOURS = env_int("PROFILE_REFRESH_HOURS", 6, minimum=1)
+
 CELERY_BEAT_SCHEDULE = {
+    "refresh-risk-profiles": {
+        "task": "explorer.tasks.refresh_profiles",
+        "schedule": PROFILE_REFRESH_HOURS * 3600.0,
+        "options": {"queue": "bulk", "expires": PROFILE_REFRESH_HOURS * 3600 - 60},
+    },
     "expire-export-files": {
         "task": "jobs.tasks.expire_files",
         "schedule": crontab(hour=2, minute=0),
@@ -364,6 +374,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "jobs.tasks.remove_orphaned_uploads",
         "schedule": 15 * 60.0,
         "options": {"queue": "interactive", "expires": 14 * 60},
+    },
+    # The OCDS bulk files at their stable URLs (explorer/publication.py), nightly.
+    "publish-ocds-files": {
+        "task": "explorer.tasks.publish_ocds",
+        "schedule": crontab(hour=3, minute=0),
+        "options": {"queue": "bulk", "expires": 6 * 3600},
     },
     "fail-or-requeue-stale-jobs": {
         "task": "jobs.tasks.check_stale_jobs",
@@ -409,6 +425,84 @@ if HEALTHZ_TOKEN and len(HEALTHZ_TOKEN) < 20:
 # The ocid prefix registered with the Open Contracting Partnership (explorer/ocds.py).
 # `ocds-xxxxxx` is the standard's placeholder, fine for development only.
 OCDS_OCID_PREFIX = env_str("OCDS_OCID_PREFIX", "ocds-xxxxxx")
+if not re.fullmatch(r"ocds-[a-z0-9]{6}", OCDS_OCID_PREFIX):
+    raise ImproperlyConfigured("OCDS_OCID_PREFIX must be 'ocds-' and 6 lowercase letters or digits")
+# A prefix must be registered with OCP before publishing: production refuses the
+# placeholder unless this says it is meant (a test deployment, say).
+OCDS_ALLOW_PLACEHOLDER_PREFIX = env_bool("OCDS_ALLOW_PLACEHOLDER_PREFIX", default=False)
+if PRODUCTION and OCDS_OCID_PREFIX == "ocds-xxxxxx" and not OCDS_ALLOW_PLACEHOLDER_PREFIX:
+    raise ImproperlyConfigured(
+        "Set OCDS_OCID_PREFIX to the prefix registered with the Open Contracting Partnership "
+        "(or OCDS_ALLOW_PLACEHOLDER_PREFIX=1 to publish under the placeholder ocds-xxxxxx)"
+    )
+# Package metadata (explorer/ocds.py): the site's public address (package and policy
+# URLs), the publisher, and the licence and publication policy URLs (by default the
+# sections of the Data page that state them).
+OCDS_SITE_URL = env_str("OCDS_SITE_URL", "http://127.0.0.1:8000")
+OCDS_PUBLISHER_NAME = env_str("OCDS_PUBLISHER_NAME", "PhilGEPS Data Explorer")
+OCDS_PUBLISHER_URI = env_str("OCDS_PUBLISHER_URI")
+OCDS_LICENSE_URL = env_str("OCDS_LICENSE_URL")
+OCDS_PUBLICATION_POLICY_URL = env_str("OCDS_PUBLICATION_POLICY_URL")
+# The nightly bulk files (explorer/publication.py) and the API's requests per minute per user.
+OCDS_PUBLISH_ROOT = Path(env_str("OCDS_PUBLISH_ROOT", str(DATA_DIR / "ocds")))
+OCDS_API_RATE_PER_MINUTE = env_int("OCDS_API_RATE_PER_MINUTE", 120, minimum=1)
+
+# --- Procurement indicators (explorer/indicators/) --------------------------------------
+
+# Modes Cardinal counts as open or selective (REFERENCE.md 7: Public Bidding and ICB are
+# `open`, Limited Source Bidding and Competitive Dialogue `selective`), matched as the
+# start of the PhilGEPS mode text ("Limited Source Bidding (Sec. 49)").
+INDICATOR_COMPETITIVE_MODES = env_list(
+    "INDICATOR_COMPETITIVE_MODES",
+    "Public Bidding,International Competitive Bidding,Limited Source Bidding,Competitive Dialogue",
+)
+# R003: whole days from Published to Closing Date below which a submission period is short.
+# Cardinal's default is 15; RA 9184's 2016 IRR (Sec. 21.2.1) posts an Invitation to Bid for
+# 7 calendar days, and ICB notices need longer (IRR Sec. 21.2.2 / 23.3, 15 days).
+INDICATOR_R003_DAYS = env_int("INDICATOR_R003_DAYS", 7, minimum=1)
+# Per-mode thresholds: "mode prefix=days,..." (a prefix of the PhilGEPS mode text).
+INDICATOR_R003_MODE_DAYS = {
+    mode.strip(): int(days)
+    for mode, _, days in (
+        item.partition("=")
+        for item in env_list("INDICATOR_R003_MODE_DAYS", "International Competitive Bidding=15")
+    )
+    if days.strip().isdigit()
+}
+# PH01 price at the ceiling: the ABC is the award's legal ceiling (RA 9184 Sec. 31); in
+# competitive modes an award at this share of the ABC or more is a deviation worth a look.
+INDICATOR_CEILING_SHARE = float(env_str("INDICATOR_CEILING_SHARE", "0.99"))
+# PH02 decision period: Closing Date to Award Date shorter than this many days (bid
+# evaluation, post-qualification and the BAC resolution take longer under RA 9184's IRR,
+# Sec. 32-37), or negative (a data-quality flag).
+INDICATOR_DECISION_MIN_DAYS = env_int("INDICATOR_DECISION_MIN_DAYS", 3)
+# PH03 split purchases (RA 9184 IRR Sec. 54.1 forbids splitting to evade a mode's ceiling):
+# "mode prefix=ceiling PHP,..." and the window in days.
+#   Small Value Procurement (Sec. 53.9): PHP 1,000,000, 2016 IRR Annex "H" (NGAs, GOCCs,
+#     1st-2nd class LGUs; RA 12009's IRR raises it for newer procurement).
+#   Shopping (Sec. 52.1): PHP 1,000,000, 2016 IRR Annex "H".
+INDICATOR_SPLIT_CEILINGS = {
+    mode.strip(): int(ceiling)
+    for mode, _, ceiling in (
+        item.partition("=")
+        for item in env_list(
+            "INDICATOR_SPLIT_CEILINGS",
+            "Negotiated Procurement - Small Value Procurement=1000000,Shopping=1000000",
+        )
+    )
+    if ceiling.strip().isdigit()
+}
+INDICATOR_SPLIT_WINDOW_DAYS = env_int("INDICATOR_SPLIT_WINDOW_DAYS", 30, minimum=1)
+# PH04 negotiated after two failed biddings (RA 9184 Sec. 53.1): how far back, and how
+# similar (pg_trgm similarity, 0-1) a failed notice's title must be (ProZorro's rule).
+INDICATOR_FAILED_LOOKBACK_DAYS = env_int("INDICATOR_FAILED_LOOKBACK_DAYS", 365, minimum=1)
+INDICATOR_FAILED_TITLE_SIMILARITY = float(env_str("INDICATOR_FAILED_TITLE_SIMILARITY", "0.4"))
+# PH05 new supplier, large award: first award less than this many days before an award
+# above this percentile of its business category's amounts.
+INDICATOR_NEW_SUPPLIER_DAYS = env_int("INDICATOR_NEW_SUPPLIER_DAYS", 365, minimum=1)
+INDICATOR_NEW_SUPPLIER_PERCENTILE = float(env_str("INDICATOR_NEW_SUPPLIER_PERCENTILE", "0.9"))
+# R048 heterogeneous supplier: suppliers with at least this many processes are compared.
+INDICATOR_R048_MIN_PROCESSES = env_int("INDICATOR_R048_MIN_PROCESSES", 20, minimum=1)
 
 # --- Channels ------------------------------------------------------------------------
 

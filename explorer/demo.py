@@ -29,6 +29,7 @@ from explorer.models import (
     Area,
     Award,
     BusinessCategory,
+    IndicatorResult,
     LineItem,
     Notice,
     Organization,
@@ -265,9 +266,11 @@ class DatabaseNotEmpty(Exception):
 
 
 def flush() -> None:
-    """Delete every award, notice, line item, lookup row and the result sets that point at
-    awards (not users, jobs or import runs)."""
-    emptied = (ResultSetMember, LineItem, Award, Notice, Organization, Supplier, BusinessCategory, Area)
+    """Delete every award, notice, line item, lookup row, indicator result and the result
+    sets that point at awards (not users, jobs or import runs)."""
+    emptied = (
+        ResultSetMember, IndicatorResult, LineItem, Award, Notice, Organization, Supplier, BusinessCategory, Area,
+    )  # fmt: skip
     tables = ", ".join(model._meta.db_table for model in emptied)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY")

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db.models import Model, QuerySet
 
-from explorer import aggregates
+from explorer import aggregates, indicators
 from explorer.models import Area, Award, BusinessCategory
 from explorer.search import Search
 
@@ -33,6 +33,10 @@ class Facet:
 
     def value_of(self, stored: Any) -> Any:
         return stored
+
+    def stored_values(self, stored: Any) -> tuple[Any, ...] | list[Any]:
+        """The values one row holds in the column (several in an array column)."""
+        return (stored,)
 
     def selects(self, value: Any) -> dict[str, str]:
         """The filters that select `value`."""
@@ -59,11 +63,30 @@ class YearFacet(Facet):
         return None
 
 
+class FlagFacet(Facet):
+    """Indicator codes (an array per award): each code counts its awards, and clicking adds
+    it to the `flag` filter (awards carrying all the codes chosen) or removes it."""
+
+    multiple = True
+
+    def stored_values(self, stored: Any) -> tuple[Any, ...] | list[Any]:
+        return stored or ()
+
+    def chosen(self, filters: Mapping[str, str]) -> list[str]:
+        return [code for code in (filters.get("flag") or "").split(",") if code]
+
+    def toggled(self, filters: Mapping[str, str], code: str) -> str | None:
+        chosen = self.chosen(filters)
+        codes = [c for c in chosen if c != code] if code in chosen else [*chosen, code]
+        return ",".join(c for c in indicators.CODES if c in codes) or None
+
+
 FACETS: tuple[Facet, ...] = (
     Facet("category", "Business category", "category_id", BusinessCategory),
     Facet("area", "Area of delivery", "area_id", Area),
     Facet("mode", "Procurement mode", "procurement_mode"),
     YearFacet("year", "Award year", "award_date"),
+    FlagFacet("flag", "Indicator", "flags"),
 )
 
 
@@ -100,13 +123,17 @@ def count(search: Search, awards: QuerySet[Award]) -> list[FacetResult]:
     approximate = not rows.timed_out and len(rows.value) > cap
     counters: list[Counter[Any]] = [Counter() for _ in FACETS]
     for row in (rows.value or [])[:cap]:
-        for counter, stored in zip(counters, row, strict=True):
-            counter[stored] += 1
+        for facet, counter, stored in zip(FACETS, counters, row, strict=True):
+            for value in facet.stored_values(stored):
+                counter[value] += 1
     results = []
     for facet, counter in zip(FACETS, counters, strict=True):
         result = FacetResult(facet)
         active = facet.active(search.filters)
-        if active is not None:
+        if isinstance(facet, FlagFacet):
+            result.values, result.timed_out = _flag_values(search, facet, counter, rows.timed_out)
+            result.approximate = approximate
+        elif active is not None:
             result.values = [FacetValue(active, 0, True, _toggle(search, facet, active, active=True))]
         elif rows.timed_out:
             result.timed_out = True
@@ -140,3 +167,17 @@ def _counted(facet: Facet, counter: Counter[Any]) -> Counter[Any]:
 def _toggle(search: Search, facet: Facet, value: Any, *, active: bool) -> str:
     changes = facet.selects(value)
     return search.url({name: None if active else v for name, v in changes.items()})
+
+
+def _flag_values(
+    search: Search, facet: FlagFacet, counter: Counter[Any], timed_out: bool
+) -> tuple[list[FacetValue], bool]:
+    """Every code found (and every code chosen), with its count and its toggle link."""
+    chosen = facet.chosen(search.filters)
+    values = []
+    for code in indicators.CODES:
+        n = counter.get(code, 0)
+        if n or code in chosen:
+            url = search.url({"flag": facet.toggled(search.filters, code)})
+            values.append(FacetValue(f"{code} {indicators.INDICATORS[code].label}", n, code in chosen, url))
+    return values, timed_out and not chosen

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from explorer import philgeps, staging
 from explorer.frames import ChildProcess
+from explorer.indicators import engine as indicators
 from explorer.models import ImportRun
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def import_file(
 ) -> ImportRun:
     """Import one file and return its ImportRun (refused, failed or succeeded)."""
     run = ImportRun.objects.create(source_name=source_name or Path(path).name)
+    marks = indicators.high_water_marks()
     counts = Counts()
     reader = _Reader(Path(path))
     try:
@@ -70,6 +72,7 @@ def import_file(
             if progress:
                 progress(counts.rows_read, layout["total_rows"])
             if should_stop and should_stop():
+                _indicators_after(marks)  # the batches written so far stay: their indicators too
                 return _finish(run, ImportRun.Status.FAILED, "Stopped before the end of the file.", counts)
     except Exception:
         logger.exception("import of %s failed", run.source_name)
@@ -78,7 +81,15 @@ def import_file(
     finally:
         reader.close()
         _merge_search_index()
+    _indicators_after(marks)
     return _finish(run, ImportRun.Status.SUCCEEDED, _summary(counts), counts)
+
+
+def _indicators_after(marks: tuple[int, int]) -> None:
+    """Recompute the indicators of the notices this import added or gave new awards (and
+    their neighbours), once its batches are committed (explorer/indicators/engine.py)."""
+    done = indicators.compute_after_import(notice_after=marks[0], award_after=marks[1])
+    logger.info("indicators after import: %s notices in scope, %s", done.notices_in_scope, done.seconds)
 
 
 GIN_PENDING_LIST = "64MB"

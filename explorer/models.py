@@ -13,6 +13,8 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Func
@@ -108,12 +110,29 @@ class Notice(models.Model):
     calendar_type = models.CharField(max_length=50, blank=True)
     published_date = models.DateField(null=True, blank=True)
     closing_date = models.DateField(null=True, blank=True)
+    # The same moments with their time of day, where the file has one (S3); else empty.
+    published_at = models.DateTimeField(null=True, blank=True)
+    closing_at = models.DateTimeField(null=True, blank=True)
     prebid_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=50, blank=True)
     bidders = models.TextField(blank=True, help_text="List of bidders, one per line (S3 files only).")
+    # Codes of the indicators this process carries (its own and its awards'), written by
+    # explorer/indicators/ only; the evidence is in IndicatorResult.
+    flags = ArrayField(models.CharField(max_length=16), default=list, db_default=[], blank=True)
+
+    class Meta:
+        indexes = [
+            GinIndex(fields=["flags"], name="notice_flags"),
+            # The OCDS release of an ocid (explorer/ocds.py notice_for_ocid).
+            models.Index(fields=["reference_number"], name="notice_reference_number"),
+        ]
 
     def __str__(self) -> str:
         return self.title[:80]
+
+    @property
+    def bidder_names(self) -> list[str]:
+        return [name for name in self.bidders.splitlines() if name.strip()]
 
 
 class Award(models.Model):
@@ -160,9 +179,13 @@ class Award(models.Model):
     search_vector = models.GeneratedField(
         expression=SearchDocument("search_text"), output_field=SearchVectorField(), db_persist=True
     )
+    # Codes of the indicators on this award, its process (notice) and its supplier, written by
+    # explorer/indicators/ only (the `flag` search filter); the evidence is in IndicatorResult.
+    flags = ArrayField(models.CharField(max_length=16), default=list, db_default=[], blank=True)
 
     class Meta:
         indexes = [
+            GinIndex(fields=["flags"], name="award_flags"),
             # Search sorted by date or amount, and keyset pages over them (explorer/search.py).
             models.Index(fields=["award_date", "id"], name="award_date_id"),
             models.Index(fields=["amount", "id"], name="award_amount_id"),
@@ -268,3 +291,74 @@ class ResultSetMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.award_id} in {self.set_id}"
+
+
+class IndicatorResult(models.Model):
+    """One indicator raised on one process, award or supplier, with its evidence.
+
+    `scope` says which: "process" rows name the notice (award empty), "award" rows the award
+    and its notice, "supplier" rows the supplier only. The organization and supplier are
+    copied where they apply, so per-entity counts are one GROUP BY on this table. Written by
+    explorer/indicators/ only (delete and insert per indicator and scope).
+    """
+
+    code = models.CharField(max_length=16)
+    scope = models.CharField(max_length=10)
+    notice = models.ForeignKey(Notice, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    award = models.ForeignKey(Award, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    supplier = models.ForeignKey(
+        Supplier, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    value = models.FloatField(default=1.0)
+    evidence = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["code", "notice"], name="indicator_code_notice"),
+            models.Index(fields=["organization", "code"], name="indicator_org_code"),
+            models.Index(fields=["supplier", "code"], name="indicator_supplier_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} on {self.scope} {self.notice_id or self.supplier_id}"
+
+
+class RiskProfile(models.Model):
+    """An organization's or supplier's screening profile against its peers of similar size,
+    over all awards (explorer/profiles.py); the whole table is recomputed by a background
+    task, so the entity pages read one row."""
+
+    kind = models.CharField(max_length=20)  # "organization" or "supplier"
+    entity_id = models.BigIntegerField()
+    awards = models.PositiveIntegerField()
+    size_class = models.CharField(max_length=20)
+    score = models.FloatField(null=True, help_text="Composite screening score, 0-100 (100: no signal).")
+    components = models.JSONField(help_text="{component: value, count, of, peers, percentile, score, flag}")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "entity_id"], name="one_risk_profile_per_entity")
+        ]
+
+    def __str__(self) -> str:
+        return f"Risk profile of {self.kind} {self.entity_id}"
+
+
+class PeerBaseline(models.Model):
+    """When the risk profiles were computed, over how many awards, and the peer quartiles
+    of every component by kind and size class (the newest row is the current one)."""
+
+    computed_at = models.DateTimeField()
+    awards = models.PositiveIntegerField()
+    seconds = models.FloatField(default=0)
+    peers = models.JSONField()
+
+    class Meta:
+        get_latest_by = "computed_at"
+
+    def __str__(self) -> str:
+        return f"Peer baseline of {self.computed_at:%Y-%m-%d %H:%M}"

@@ -1,17 +1,85 @@
-"""Open Contracting Data Standard identity: the ocid of a contracting process (a notice).
+"""Open Contracting Data Standard 1.1: identity, and the release of a notice.
 
-`ocid = OCDS_OCID_PREFIX + "-" + Bid Reference No.` (REFERENCE.md section 7). Notices
-without a reference number (most negotiated and direct modes) are keyed by their award
-number or by a fingerprint of their columns (explorer/philgeps.py notice_key); they get
-`-n` and their 32-digit natural key instead, which no reference number (digits only) can
-equal, and which stays the same across re-imports and rebuilds.
+One release per notice (a contracting process), core OCDS 1.1.5 only, no extensions
+(REFERENCE.md section 7 has the mappings and rules).
+
+Identity: `ocid = OCDS_OCID_PREFIX + "-" + Bid Reference No.`. Notices without a
+reference number (most negotiated and direct modes) are keyed by their award number or by
+a fingerprint of their columns (explorer/philgeps.py notice_key); they get `-n` and their
+32-digit natural key instead, which no reference number (digits only) can equal, and
+which stays the same across re-imports and rebuilds. Parties get ids from their
+normalised names (`party_id`), never from the random public ids. A release's `id` is a
+hash of the rest of its content, so it changes exactly when the content does.
+
+Releases are built in batches of notices (`releases_of`, three queries per batch) from
+any iterable of notice ids, so an export of millions streams in flat memory
+(`notice_ids` reads the ids through a server-side cursor). Values are never `null`,
+empty strings, arrays or objects: a field without a value is left out. Amounts are
+written with their exact decimal digits (orjson.Fragment).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from itertools import islice
+from typing import Any
 from uuid import UUID
 
+import orjson
 from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from explorer.models import Award, LineItem, Notice
+
+PLACEHOLDER_PREFIX = "ocds-xxxxxx"
+OCID_PREFIX_SHAPE = r"^ocds-[a-z0-9]{6}$"
+CURRENCY = "PHP"
+ZONE = "+08:00"  # PhilGEPS publishes in Philippine time
+BATCH_NOTICES = 500
+FALLBACK_DATE = dt.date(2000, 1, 1)  # a notice without any date at all (none in the real files)
+
+# REFERENCE.md section 7: PhilGEPS texts to the closed codelists.
+TENDER_STATUS = {
+    "awarded": "complete",
+    "closed": "active",
+    "cancelled": "cancelled",
+    "failed": "unsuccessful",
+}
+# Checked in this order, by a lower-cased substring of the procurement mode.
+METHODS = (
+    ("international competitive bidding", "open"),
+    ("public bidding", "open"),
+    ("limited source", "selective"),
+    ("competitive dialogue", "selective"),
+    ("two failed", "limited"),
+    ("shopping", "limited"),
+    ("small value", "limited"),
+    ("emergency", "limited"),
+    ("take-over", "limited"),
+    ("take over", "limited"),
+    ("community", "limited"),
+    ("ngo", "limited"),
+    ("united nations", "limited"),
+    ("direct contracting", "direct"),
+    ("repeat order", "direct"),
+    ("agency to agency", "direct"),
+    ("lease", "direct"),
+    ("defense", "direct"),
+    ("highly technical", "direct"),
+    ("scientific", "direct"),
+    ("direct retail", "direct"),
+    ("renewal", "direct"),
+    ("adjacent", "direct"),
+)
+CATEGORIES = (
+    ("goods - general support", "services"),
+    ("consulting", "services"),
+    ("civil works", "works"),
+    ("goods", "goods"),
+)
 
 
 def ocid(*, reference_number: str, key: UUID | str) -> str:
@@ -21,3 +89,345 @@ def ocid(*, reference_number: str, key: UUID | str) -> str:
         return f"{prefix}-{reference_number}"
     hex_key = key.hex if isinstance(key, UUID) else str(key).replace("-", "")
     return f"{prefix}-n{hex_key}"
+
+
+def notice_for_ocid(value: str) -> QuerySet[Notice]:
+    """The notice (none or one) whose ocid is `value`."""
+    prefix = settings.OCDS_OCID_PREFIX + "-"
+    if not value.startswith(prefix):
+        return Notice.objects.none()
+    rest = value[len(prefix) :]
+    if rest.startswith("n") and len(rest) == 33:
+        try:
+            return Notice.objects.filter(key=UUID(rest[1:]), reference_number="")
+        except ValueError:
+            return Notice.objects.none()
+    if not rest or len(rest) > 32:
+        return Notice.objects.none()
+    return Notice.objects.filter(reference_number=rest)
+
+
+def party_id(role_scope: str, name: str) -> str:
+    """A stable OCDS party id from an organisation's name (never its random public id).
+
+    `role_scope` is "org" for procuring entities and "sup" for suppliers/tenderers: the same
+    name on both sides stays two parties only if PhilGEPS lists it so. Stable across files
+    and rebuilds, as Cardinal groups by it.
+    """
+    digest = hashlib.sha256(" ".join(name.upper().split()).encode()).hexdigest()[:16]
+    return f"PH-PGEPS-{role_scope}-{digest}"
+
+
+def method(mode: str) -> str | None:
+    lowered = mode.lower()
+    return next((code for text, code in METHODS if text in lowered), None)
+
+
+def category(classification: str) -> str | None:
+    lowered = classification.lower()
+    return next((code for text, code in CATEGORIES if lowered.startswith(text)), None)
+
+
+def start(day: dt.date | None) -> str | None:
+    return f"{day.isoformat()}T00:00:00{ZONE}" if day else None
+
+
+def end(day: dt.date | None) -> str | None:
+    return f"{day.isoformat()}T23:59:59{ZONE}" if day else None
+
+
+def number(value: Decimal | None) -> orjson.Fragment | None:
+    """A JSON number with the value's exact digits (no float rounding)."""
+    return None if value is None else orjson.Fragment(format(value, "f"))
+
+
+def money(value: Decimal | None) -> dict[str, Any] | None:
+    return None if value is None else {"amount": number(value), "currency": CURRENCY}
+
+
+def _pruned(value: Mapping[str, Any]) -> dict[str, Any]:
+    """`value` without None, "" and empty containers (the validator reports them)."""
+    out = {}
+    for key, item in value.items():
+        if isinstance(item, Mapping):
+            item = _pruned(item)
+        elif isinstance(item, list):
+            item = [_pruned(x) if isinstance(x, Mapping) else x for x in item]
+            item = [x for x in item if x not in (None, "", {}, [])]
+        if item is None or item == "" or item == {} or item == []:
+            continue
+        out[key] = item
+    return out
+
+
+def release_date(notice: Mapping[str, Any], awards: Iterable[Mapping[str, Any]]) -> dt.date:
+    """The latest of the notice's publication and its awards' publication (or award) dates;
+    `?since=` filters on the same (`since_condition`)."""
+    days = [notice["published_date"], *(a["published_date"] or a["award_date"] for a in awards)]
+    known = [day for day in days if day]
+    if known:
+        return max(known)
+    return notice["closing_date"] or FALLBACK_DATE
+
+
+def since_condition(since: dt.date) -> Q:
+    """Notices whose release date (release_date) is on or after `since`."""
+    later_award = Award.objects.filter(notice=OuterRef("pk")).filter(
+        Q(published_date__gte=since) | Q(published_date__isnull=True, award_date__gte=since)
+    )
+    return Q(published_date__gte=since) | Q(Exists(later_award))
+
+
+NOTICE_FIELDS = (
+    "id",
+    "key",
+    "reference_number",
+    "title",
+    "classification",
+    "procurement_mode",
+    "approved_budget",
+    "funding_source",
+    "published_date",
+    "closing_date",
+    "status",
+    "bidders",
+    "organization__name",
+    "organization__region",
+    "organization__province",
+    "organization__city",
+)
+AWARD_FIELDS = (
+    "id",
+    "notice_id",
+    "key",
+    "award_number",
+    "title",
+    "amount",
+    "contract_number",
+    "unspsc_code",
+    "unspsc_description",
+    "published_date",
+    "award_date",
+    "effectivity_date",
+    "end_date",
+    "supplier__name",
+    "supplier__country",
+    "supplier__region",
+    "supplier__city",
+)
+ITEM_FIELDS = ("key", "notice_id", "award_id", "line_number", "name", "description", "quantity", "uom")
+
+
+def notice_ids(notices: QuerySet[Any]) -> Iterator[int]:
+    """The ids of `notices` (a Notice queryset, or a values list of notice ids), ascending,
+    through a server-side cursor."""
+    ids = notices.order_by("id").values_list("id", flat=True) if notices.model is Notice else notices
+    return ids.iterator(chunk_size=5000)
+
+
+def notices_of_awards(awards: QuerySet[Award]) -> QuerySet[Any]:
+    """The distinct notice ids behind `awards`, ascending."""
+    return awards.order_by("notice_id").values_list("notice_id", flat=True).distinct()
+
+
+def releases(ids: Iterable[int]) -> Iterator[tuple[dict[str, Any], int]]:
+    """(release, number of awards) for each notice id, in batches of BATCH_NOTICES."""
+    iterator = iter(ids)
+    while batch := list(islice(iterator, BATCH_NOTICES)):
+        yield from releases_of(batch)
+
+
+def releases_of(batch: list[int]) -> Iterator[tuple[dict[str, Any], int]]:
+    notices = Notice.objects.filter(id__in=batch).order_by("id").values(*NOTICE_FIELDS)
+    awards: dict[int, list[dict[str, Any]]] = {}
+    for award in Award.objects.filter(notice_id__in=batch).order_by("notice_id", "id").values(*AWARD_FIELDS):
+        awards.setdefault(award["notice_id"], []).append(award)
+    items: dict[int, list[dict[str, Any]]] = {}
+    item_rows = LineItem.objects.filter(notice_id__in=batch).order_by("notice_id", "line_number", "id")
+    for item in item_rows.values(*ITEM_FIELDS):
+        items.setdefault(item["notice_id"], []).append(item)
+    for notice in notices:
+        its_awards = awards.get(notice["id"], [])
+        yield release(notice, its_awards, items.get(notice["id"], [])), len(its_awards)
+
+
+def release(
+    notice: Mapping[str, Any], awards: Sequence[Mapping[str, Any]], items: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The release of one notice (rows as NOTICE_FIELDS, AWARD_FIELDS, ITEM_FIELDS name them)."""
+    parties: dict[str, dict[str, Any]] = {}
+
+    def party(scope: str, name: str, role: str, address: Mapping[str, Any] | None = None) -> dict[str, str]:
+        pid = party_id(scope, name)
+        entry = parties.get(pid)
+        if entry is None:
+            entry = parties[pid] = {"name": name, "id": pid, "roles": [], "address": dict(address or {})}
+        if role not in entry["roles"]:
+            entry["roles"].append(role)
+        return {"id": pid, "name": name}
+
+    buyer_name = notice["organization__name"]
+    address = {
+        "region": notice["organization__region"],
+        "locality": notice["organization__city"] or notice["organization__province"],
+        "countryName": "Philippines",
+    }
+    buyer = party("org", buyer_name, "buyer", address)
+    party("org", buyer_name, "procuringEntity")
+
+    by_award: dict[int | None, list[Mapping[str, Any]]] = {}
+    for item in items:
+        by_award.setdefault(item["award_id"], []).append(item)
+    unspsc = {a["id"]: (a["unspsc_code"], a["unspsc_description"]) for a in awards}
+
+    tenderers = []
+    for line in notice["bidders"].splitlines():
+        name = " ".join(line.split())
+        if name:
+            ref = party("sup", name, "tenderer")
+            if ref not in tenderers:
+                tenderers.append(ref)
+
+    out_awards = []
+    contracts = []
+    for award in awards:
+        award_id = award["key"].hex
+        suppliers = []
+        if award["supplier__name"]:
+            supplier_address = {
+                "region": award["supplier__region"],
+                "locality": award["supplier__city"],
+                "countryName": award["supplier__country"],
+            }
+            suppliers.append(party("sup", award["supplier__name"], "supplier", supplier_address))
+        award_items = [_item(i, unspsc.get(i["award_id"])) for i in by_award.get(award["id"], [])]
+        if not award_items and award["unspsc_code"]:
+            award_items = [
+                {
+                    "id": "1",
+                    "description": award["unspsc_description"],
+                    "classification": _classification((award["unspsc_code"], award["unspsc_description"])),
+                }
+            ]
+        out_awards.append(
+            {
+                "id": award_id,
+                "title": award["title"]
+                or (f"Award {award['award_number']}" if award["award_number"] else None),
+                "status": "active",
+                "date": start(award["award_date"]),
+                "value": money(award["amount"]),
+                "suppliers": suppliers,
+                "items": award_items,
+            }
+        )
+        if award["contract_number"] or award["effectivity_date"] or award["end_date"]:
+            contracts.append(
+                {
+                    "id": award_id,
+                    "awardID": award_id,
+                    "title": f"Contract No. {award['contract_number']}" if award["contract_number"] else None,
+                    "value": money(award["amount"]),
+                    "period": {
+                        "startDate": start(award["effectivity_date"]),
+                        "endDate": end(award["end_date"]),
+                    },
+                }
+            )
+
+    reference = ocid(reference_number=notice["reference_number"], key=notice["key"])
+    tag = ["tender"] + (["award"] if out_awards else []) + (["contract"] if contracts else [])
+    body = _pruned(
+        {
+            "ocid": reference,
+            "date": start(release_date(notice, awards)),
+            "tag": tag,
+            "initiationType": "tender",
+            "parties": [_pruned(p) for p in parties.values()],
+            "buyer": buyer,
+            "planning": {
+                "budget": {
+                    "description": notice["funding_source"],
+                    "amount": money(notice["approved_budget"]),
+                }
+            }
+            if notice["approved_budget"] is not None
+            else None,
+            "tender": {
+                "id": notice["reference_number"] or notice["key"].hex,
+                "title": notice["title"],
+                "status": TENDER_STATUS.get(notice["status"].lower()),
+                "procuringEntity": buyer,
+                "value": money(notice["approved_budget"]),
+                "procurementMethod": method(notice["procurement_mode"]),
+                "procurementMethodDetails": notice["procurement_mode"],
+                "mainProcurementCategory": category(notice["classification"]),
+                "tenderPeriod": {
+                    "startDate": start(notice["published_date"]),
+                    "endDate": end(notice["closing_date"]),
+                },
+                "items": [_item(i, unspsc.get(i["award_id"])) for i in items],
+                "tenderers": tenderers,
+                "numberOfTenderers": len(tenderers) or None,
+            },
+            "awards": out_awards,
+            "contracts": contracts,
+        }
+    )
+    return with_id(body)
+
+
+def _classification(code: tuple[str, str] | None) -> dict[str, str] | None:
+    if not code or not code[0]:
+        return None
+    return {"scheme": "UNSPSC", "id": code[0], "description": code[1]}
+
+
+def _item(item: Mapping[str, Any], code: tuple[str, str] | None) -> dict[str, Any]:
+    description = item["name"] or item["description"]
+    if item["name"] and item["description"] and item["description"] != item["name"]:
+        description = f"{item['name']}: {item['description']}"
+    return {
+        "id": item["key"].hex,
+        "description": description,
+        "classification": _classification(code),
+        "quantity": number(item["quantity"]),
+        "unit": {"name": item["uom"]},
+    }
+
+
+def with_id(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` with `id`: a hash of everything else, so it changes exactly when that does."""
+    content = {key: value for key, value in body.items() if key != "id"}
+    digest = hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
+    return {"ocid": content["ocid"], "id": f"{content['ocid']}-{digest}", **content}
+
+
+def compiled(release_: Mapping[str, Any]) -> dict[str, Any]:
+    """The compiled release of a process published as one release: its latest state."""
+    return {**release_, "tag": ["compiled"]}
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def site_url(path: str) -> str:
+    """An absolute URL on this site (OCDS_SITE_URL), for package metadata."""
+    return settings.OCDS_SITE_URL.rstrip("/") + path
+
+
+def package_metadata(*, uri: str, published: dt.datetime) -> dict[str, Any]:
+    """A release package's metadata (without `releases`)."""
+    return _pruned(
+        {
+            "uri": uri,
+            "version": "1.1",
+            "publishedDate": published.astimezone(dt.UTC)
+            .isoformat(timespec="seconds")
+            .replace("+00:00", "Z"),
+            "publisher": {"name": settings.OCDS_PUBLISHER_NAME, "uri": settings.OCDS_PUBLISHER_URI},
+            "license": settings.OCDS_LICENSE_URL or site_url("/data/#license"),
+            "publicationPolicy": settings.OCDS_PUBLICATION_POLICY_URL or site_url("/data/#policy"),
+        }
+    )

@@ -134,6 +134,11 @@ DATE_FIELDS = (
     "end_date",
 )
 MONEY_FIELDS = ("approved_budget", "item_budget", "amount")
+# The notice's period start and end as real times where the cell has one (S3 text such as
+# `2023-01-11 10:00:00.000`, spreadsheet date-times); the dates above stay dates.
+TIME_FIELDS = {"published_date": "published_at", "closing_date": "closing_at"}
+# PhilGEPS times are Philippine time (REFERENCE.md section 7: the publisher's zone).
+MANILA = dt.timezone(dt.timedelta(hours=8))
 NULL_TEXT = {"", "NULL", "null", "Null", "N/A", "n/a", "NONE", "None", "none"}
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 # Earlier or later than this is a typo, not a date in the procurement history; kept out
@@ -169,6 +174,11 @@ class Layout:
         """(cell index, field, cleaning function) for every mapped column: the hot loop's recipe."""
         cleaners = _cleaners(self.era)
         return tuple((i, field, cleaners[field]) for i, field in self.columns.items())
+
+    @functools.cached_property
+    def time_plan(self) -> tuple[tuple[int, str], ...]:
+        """(cell index, field) of the dates whose time of day is kept too (TIME_FIELDS)."""
+        return tuple((i, TIME_FIELDS[field]) for i, field in self.columns.items() if field in TIME_FIELDS)
 
 
 def find_layout(rows: list[tuple[int, list[Any]]]) -> Layout:
@@ -361,13 +371,33 @@ def _cleaners(era: str) -> dict[str, Callable[[Any], Any]]:
     return cleaners
 
 
+def clean_time(value: Any) -> dt.datetime | None:
+    """The moment in a date cell that carries a time of day, in Philippine time; None for a
+    date alone. Exactly midnight counts as a date alone: S1/S2 spreadsheets store every date
+    so, and S3 writes `00:00:00.000` on days without a time."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, str) and len(value) >= 16 and value[4] == "-" and value[10] == " ":
+        try:
+            moment = dt.datetime.fromisoformat(value.strip()[:19])
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.time() == dt.time(0) or not MIN_DATE <= moment.date() <= MAX_DATE:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=MANILA)
+
+
 def clean_row(cells: Sequence[Any], layout: Layout) -> dict[str, Any]:
     """One row's cells to clean values by field; RowError names what is wrong."""
-    if len(cells) > max(layout.columns):
+    size = len(cells)
+    if size > max(layout.columns):
         row = {field: clean(cells[i]) for i, field, clean in layout.plan}
     else:  # a short row: missing trailing cells are empty
-        size = len(cells)
         row = {field: clean(cells[i] if i < size else None) for i, field, clean in layout.plan}
+    for i, field in layout.time_plan:
+        row[field] = clean_time(cells[i]) if i < size and row.get(f"{field[:-3]}_date") else None
     if not row.get("org_name"):
         raise RowError("Procuring Entity is empty")
     if not row.get("notice_title") and not row.get("award_title"):

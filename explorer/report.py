@@ -14,8 +14,8 @@ from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
 
-from explorer.analyses import benford, concentration, overview, rounding, thresholds
-from explorer.analyses.base import Analysis
+from explorer.analyses import benford, concentration, overview, rounding, screens, thresholds
+from explorer.analyses.base import Analysis, Finding
 from explorer.models import Award
 
 ANALYSES: tuple[Analysis, ...] = (
@@ -25,6 +25,14 @@ ANALYSES: tuple[Analysis, ...] = (
     thresholds.Thresholds(),
     rounding.RoundAmounts(),
     concentration.SupplierConcentration(),
+    screens.Screens(),
+)
+# Findings are grouped by scope in this order, strongest evidence first within each.
+SCOPES = (
+    ("selection", "The whole selection"),
+    ("organization", "Procuring entities"),
+    ("supplier", "Suppliers"),
+    ("process", "Processes"),
 )
 STEPS = tuple(analysis.label for analysis in ANALYSES)
 
@@ -42,8 +50,23 @@ def build(
             report["amount"] = overview.number(totals["amount"])
         report[analysis.name] = analysis.compute(base)
     findings = [finding for analysis in ANALYSES for finding in analysis.findings(report[analysis.name])]
-    report["findings"] = sorted(findings, key=lambda finding: -finding["strength"])
+    report["findings"] = order(findings)
     return report
+
+
+def order(findings: list[Finding]) -> list[Finding]:
+    """Grouped by scope (SCOPES), then strongest first, then by name."""
+    rank = {scope: i for i, (scope, _) in enumerate(SCOPES)}
+    return sorted(findings, key=lambda f: (rank.get(f["scope"], len(rank)), -f["strength"], f["name"]))
+
+
+def grouped(findings: list[Finding]) -> list[dict[str, Any]]:
+    """[{scope, label, findings}] for the scopes that have any, in SCOPES order."""
+    return [
+        {"scope": scope, "label": label, "findings": [f for f in findings if f["scope"] == scope]}
+        for scope, label in SCOPES
+        if any(f["scope"] == scope for f in findings)
+    ]
 
 
 def flag_counts(report: dict[str, Any]) -> dict[str, int]:

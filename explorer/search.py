@@ -8,6 +8,7 @@ parsed value that the page, the keyset pager, the facets and the job buttons all
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
@@ -23,7 +24,8 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import BooleanField, DateField, DecimalField, F, Func, Model, Q, QuerySet, Value
 from django.urls import reverse
 
-from explorer import aggregates
+from explorer import aggregates, modes
+from explorer.indicators import CODES as INDICATOR_CODES
 from explorer.models import (
     Area,
     Award,
@@ -106,6 +108,29 @@ def _amount(label: str) -> forms.DecimalField:
     )
 
 
+class FlagField(forms.Field):
+    """Indicator codes (explorer/indicators/): `R003` or `R003,PH01` in a query string, or a
+    list of codes in a job's filters; cleaned to the comma-joined codes in registry order."""
+
+    def to_python(self, value: Any) -> str:
+        if value in (None, "", []):
+            return ""
+        parts = value if isinstance(value, (list, tuple)) else str(value).split(",")
+        codes = {str(part).strip().upper() for part in parts if str(part).strip()}
+        unknown = sorted(codes - set(INDICATOR_CODES))
+        if unknown:
+            raise forms.ValidationError(
+                f"Unknown indicator code {', '.join(unknown)[:100]}; "
+                f"the codes are {', '.join(INDICATOR_CODES)}."
+            )
+        return ",".join(code for code in INDICATOR_CODES if code in codes)
+
+
+def _flagged(codes: str) -> Q:
+    # Awards carrying every code named (the GIN index on flags serves `@>`).
+    return Q(flags__contains=codes.split(","))
+
+
 SORT_CHOICES = [
     ("", "Best match / newest"),
     ("-date", "Newest first"),
@@ -154,6 +179,11 @@ FILTERS: tuple[Filter, ...] = (
         lambda mode: Q(procurement_mode=mode),
     ),
     Filter(
+        "method",
+        forms.ChoiceField(label="Procurement method", required=False, choices=modes.CHOICES),
+        modes.method_q,
+    ),
+    Filter(
         "date_from",
         forms.DateField(label="Awarded from", required=False),
         lambda day: Q(award_date__gte=day),
@@ -161,12 +191,32 @@ FILTERS: tuple[Filter, ...] = (
     Filter(
         "date_to", forms.DateField(label="Awarded to", required=False), lambda day: Q(award_date__lte=day)
     ),
+    Filter(
+        "month",
+        forms.TypedChoiceField(
+            label="Award month",
+            required=False,
+            coerce=int,
+            empty_value=None,
+            choices=[("", "Any"), *[(str(m), calendar.month_name[m]) for m in range(1, 13)]],
+        ),
+        lambda month: Q(award_date__month=month),
+    ),
     Filter("amount_min", _amount("Amount from (PHP)"), lambda amount: Q(amount__gte=amount)),
     Filter("amount_max", _amount("Amount to (PHP)"), lambda amount: Q(amount__lte=amount)),
     Filter(
         "status",
         forms.CharField(label="Award status", required=False, max_length=50),
         lambda status: Q(status=status),
+    ),
+    Filter(
+        "flag",
+        FlagField(
+            label="Indicator",
+            required=False,
+            help_text="Indicator codes such as R003 or R003,PH01: awards carrying all of them.",
+        ),
+        _flagged,
     ),
     Filter("sort", forms.ChoiceField(required=False, choices=SORT_CHOICES), None),
     Filter(

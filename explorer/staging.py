@@ -89,6 +89,8 @@ class NoticeRow(NamedTuple):
     prebid_date: Any
     status: str
     bidders: str
+    published_at: Any  # the same moments with their time of day, where the file has one
+    closing_at: Any
     org_name: str
     category_name: str | None
     area_name: str | None
@@ -267,6 +269,8 @@ class Stager:
                     prebid_date=row.get("prebid_date"),
                     status=_cut(row, "notice_status", 50),
                     bidders=row.get("bidders", ""),
+                    published_at=row.get("published_at"),
+                    closing_at=row.get("closing_at"),
                     org_name=org,
                     category_name=category,
                     area_name=area,
@@ -332,7 +336,7 @@ def pg_type(column: str) -> str:
 _PG_TYPES = {
     "key": "uuid", "public_id": "uuid", "notice_key": "uuid", "award_key": "uuid",
     "approved_budget": "numeric", "amount": "numeric", "quantity": "numeric", "budget": "numeric",
-    "line_number": "integer",
+    "line_number": "integer", "published_at": "timestamptz", "closing_at": "timestamptz",
 }  # fmt: skip
 
 

@@ -3,18 +3,21 @@ and aggregates.py; these views only pick the template and its context."""
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import condition, require_GET
 from django_htmx.http import push_url
 
 from config.handlers import Request
-from explorer import aggregates, facets, suggest
-from explorer.models import Award, Organization, ResultSet, Supplier
+from explorer import aggregates, facets, ocds, profiles, publication, suggest, tasks
+from explorer.indicators import INDICATORS, evidence
+from explorer.models import Award, Notice, Organization, ResultSet, Supplier
+from explorer.notices import NoticeForm, ocds_release_url
 from explorer.search import BadCursor, SearchForm, keyset_page, search_url
 from jobs import panel
 
@@ -90,6 +93,9 @@ def search_totals(request: Request) -> HttpResponse:
         return HttpResponse("Invalid filters.", status=400)
     totals = aggregates.totals(form.search.awards())
     context = {"totals": totals, "count_cap": aggregates.COUNT_CAP, "deferred": True}
+    if not request.htmx:  # the page's <noscript> link: a page of its own, back to the search
+        context["search_url"] = search_url(form.search.filters)
+        return render(request, "explorer/totals.html", context)
     return render(request, "explorer/_totals.html", context)
 
 
@@ -100,9 +106,43 @@ def award(request: Request, public_id: str) -> HttpResponse:
         Award.objects.select_related("notice", "organization", "supplier", "category", "area"),
         public_id=public_id,
     )
-    return render(
-        request, "explorer/award.html", {"award": award, "line_items": award.notice.line_items.all()[:500]}
-    )
+    notice = award.notice
+    context = {
+        "award": award,
+        "line_items": notice.line_items.all()[:500],
+        "shown": evidence.for_award(award),
+        "ocid": ocds.ocid(reference_number=notice.reference_number, key=notice.key),
+        "ocds_url": ocds_release_url(notice),
+    }
+    return render(request, "explorer/award.html", context)
+
+
+@login_required
+@require_GET
+def notice(request: Request, key: str) -> HttpResponse:
+    """A contracting process: its awards, line items, dates, bidders and indicators."""
+    notice = get_object_or_404(Notice.objects.select_related("organization", "category", "area"), key=key)
+    context = {
+        "notice": notice,
+        "awards": notice.awards.select_related("supplier").order_by("award_number", "id")[:500],
+        "line_items": notice.line_items.all()[:500],
+        "shown": evidence.for_notice(notice),
+        "ocid": ocds.ocid(reference_number=notice.reference_number, key=notice.key),
+        "ocds_url": ocds_release_url(notice),
+    }
+    return render(request, "explorer/notice.html", context)
+
+
+@login_required
+@require_GET
+def notices(request: Request) -> HttpResponse:
+    """Notices (contracting processes), with or without awards, filtered by indicator."""
+    form = NoticeForm(request.GET)
+    if not form.is_valid():
+        return render(request, "explorer/notices.html", {"form": form, "indicators": INDICATORS}, status=400)
+    rows, next_url = form.page()
+    context = {"form": form, "notices": rows, "next_url": next_url, "indicators": INDICATORS}
+    return render(request, "explorer/notices.html", context)
 
 
 @login_required
@@ -141,6 +181,7 @@ def _entity_page(
         ]
         return aggregates.Bounded(value=value, timed_out=rows.timed_out)
 
+    profile = profiles.page(filter_name, entity.pk, entity.name, lambda **f: search_url({**base, **f}))
     context = {
         "counterparties": linked(summary.counterparties, counterpart),
         "categories": linked(summary.categories, "category"),
@@ -154,5 +195,37 @@ def _entity_page(
         "kind": kind,
         "counterpart_label": "Top suppliers" if filter_name == "organization" else "Top procuring entities",
         "search_url": search_url(base),
+        "profile": profile,
     }
+    if profile["stale"]:
+        tasks.request_refresh()
     return render(request, "explorer/entity.html", context)
+
+
+@require_GET
+def data(request: Request) -> HttpResponse:
+    """The Data page: the published OCDS bulk files and how to use them (public, like
+    the files: PhilGEPS publishes this data openly)."""
+    index = publication.published_files()
+    for entry in index["files"]:
+        entry["url"] = reverse("explorer:data-file", args=[entry["name"]])
+    return render(
+        request,
+        "explorer/data.html",
+        {"index": index, "api_url": reverse("ocds-releases"), "site": ocds.site_url("")},
+    )
+
+
+def _file_modified(request: Request, name: str) -> dt.datetime | None:
+    path = publication.path_of(name)
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC) if path else None
+
+
+@require_GET
+@condition(last_modified_func=_file_modified)
+def data_file(request: Request, name: str) -> HttpResponseBase:
+    """A published OCDS file at its stable URL, with Last-Modified (304 when unchanged)."""
+    path = publication.path_of(name)
+    if path is None:
+        raise Http404("No such file.")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type="application/zip")

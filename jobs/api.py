@@ -20,8 +20,9 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from config.handlers import Request
+from explorer.search import search_url
 from jobs import downloads, queueing, services
-from jobs.models import PENDING_STATES, ApiToken, Job, State
+from jobs.models import PENDING_STATES, ApiToken, Job, JobData, State
 
 View = Callable[..., HttpResponseBase]
 
@@ -216,3 +217,17 @@ def job_cancel(request: Request, job_id: str) -> HttpResponse:
 @api_view("GET")
 def job_download(request: Request, job_id: str) -> HttpResponseBase:
     return downloads.file_response(services.job_for_user(request.user, job_id), json_errors=True)
+
+
+@api_view("GET")
+def job_report(request: Request, job_id: str) -> HttpResponse:
+    """The whole stored report, each finding with the search URL of its awards."""
+    job = services.job_for_user(request.user, job_id)
+    if job.kind != "report":
+        return error(404, "This job is not a report.")
+    data = JobData.objects.filter(job=job).values_list("payload", flat=True).first()
+    if job.state != State.SUCCEEDED or data is None:
+        return error(409, "The report is not ready.", state=job.state)
+    base = data.get("filters") or {}
+    findings = [f | {"search_url": search_url({**base, **f["filters"]})} for f in data.get("findings", [])]
+    return JsonResponse({**data, "job": str(job.id), "findings": findings})

@@ -20,6 +20,7 @@ urlpatterns = [
     path("system/", views.system_page, name="system"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="detail"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="status"),
+    path("jobs/<uuid:job_id>/timeline/", views.job_timeline, name="timeline"),
     path("jobs/<uuid:job_id>/report/", views.job_report, name="report"),
     path("jobs/<uuid:job_id>/cancel/", views.cancel, name="cancel"),
     path("jobs/<uuid:job_id>/rerun/", views.rerun, name="rerun"),
@@ -28,4 +29,5 @@ urlpatterns = [
     path("api/jobs/<uuid:job_id>/", api.job_detail, name="api-detail"),
     path("api/jobs/<uuid:job_id>/cancel/", api.job_cancel, name="api-cancel"),
     path("api/jobs/<uuid:job_id>/download/", api.job_download, name="api-download"),
+    path("api/jobs/<uuid:job_id>/report/", api.job_report, name="api-report"),
 ]

@@ -85,6 +85,14 @@ def job_status(request: Request, job_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
+def job_timeline(request: Request, job_id: str) -> HttpResponse:
+    """The job page's timeline and attempts alone (the page fetches it when the job changes)."""
+    job = services.job_for_user(request.user, job_id)
+    return render(request, "jobs/_job_timeline.html", {"job": job})
+
+
+@login_required
+@require_GET
 def job_list(request: Request) -> HttpResponse:
     jobs = Job.objects.filter(owner=request.user).order_by("-created_at")
     page = Paginator(jobs, 25).get_page(request.GET.get("page"))
@@ -106,7 +114,12 @@ def job_report(request: Request, job_id: str) -> HttpResponse:
     data = JobData.objects.filter(job=job).values_list("payload", flat=True).first()
     if job.kind != report.KIND.name or job.state != State.SUCCEEDED or data is None:
         return redirect(job)  # not a report, or not ready: its job page says why
-    context = {"job": job, "report": data, "sections": report.page_sections(data)}
+    context = {
+        "job": job,
+        "report": data,
+        "findings": report.findings_section(data),
+        "sections": report.page_sections(data),
+    }
     return render(request, "jobs/report.html", context)
 
 

@@ -32,4 +32,4 @@ def test_the_middleware_chain_is_sync_and_answers_through_every_middleware():
     assert start["status"] == 404  # the URL resolver's answer
     headers = dict(start["headers"])  # type: ignore[arg-type]
     assert headers[b"X-Frame-Options"] == b"DENY"  # XFrameOptionsMiddleware ran
-    assert b"Not Found" in body["body"]  # type: ignore[operator]
+    assert b"Page not found" in body["body"]  # type: ignore[operator]  (templates/404.html)

@@ -19,6 +19,7 @@ PRODUCTION_ENV = {
     "DJANGO_ENV": "production",
     "DJANGO_SECRET_KEY": "k" * 20 + "-a-long-random-production-secret-0123456789",
     "DJANGO_ALLOWED_HOSTS": "explorer.example.org",
+    "OCDS_OCID_PREFIX": "ocds-ab12cd",
 }
 
 

@@ -10,7 +10,7 @@ from django.db.models.functions import Cast, Floor, Left
 
 from explorer import redflags
 from explorer.analyses.base import Analysis, Finding, SearchLink, Sheet
-from explorer.models import Award
+from explorer.models import Award, Organization
 
 MIN_AWARDS = 300  # per entity; fewer awards say little about digit frequencies
 LISTED = 25  # entities listed (flagged ones first)
@@ -24,6 +24,7 @@ class DigitRow(TypedDict):
     mad: float
     band: str
     chi2: float
+    log10_p: float  # the chi-square test's p-value (8 degrees of freedom), as log10
     flag: bool
 
 
@@ -54,6 +55,7 @@ def _row(counts: dict[int, int]) -> DigitRow:
         "mad": mad,
         "band": redflags.mad_band(mad),
         "chi2": redflags.benford_chi2(counts),
+        "log10_p": redflags.chi2_log10_sf_even(redflags.benford_chi2(counts), 8),
         "flag": redflags.benford_flag(counts),
     }
 
@@ -65,25 +67,20 @@ class FirstDigits(Analysis):
     flag_label = "first-digit"
 
     def compute(self, awards: QuerySet[Award]) -> Benford:
+        # One pass: digit counts per entity; the selection's are their sums.
         digits = awards.filter(amount__gte=10).annotate(digit=_first_digit())
-        overall = {
-            int(d): n for d, n in digits.values("digit").annotate(n=Count("id")).values_list("digit", "n")
-        }
-        eligible = (
-            awards.filter(amount__gte=10)
-            .values("organization_id")
+        by_entity: dict[int, dict[int, int]] = defaultdict(dict)
+        overall: dict[int, int] = defaultdict(int)
+        for entity, digit, n in (
+            digits.values("organization_id", "digit")
             .annotate(n=Count("id"))
-            .filter(n__gte=MIN_AWARDS)
-            .values("organization_id")
-        )
-        per_entity: dict[str, dict[int, int]] = defaultdict(dict)
-        for name, digit, n in (
-            digits.filter(organization_id__in=eligible)
-            .values("organization__name", "digit")
-            .annotate(n=Count("id"))
-            .values_list("organization__name", "digit", "n")
+            .values_list("organization_id", "digit", "n")
         ):
-            per_entity[name][int(digit)] = n
+            by_entity[entity][int(digit)] = n
+            overall[int(digit)] += n
+        eligible = {e: counts for e, counts in by_entity.items() if sum(counts.values()) >= MIN_AWARDS}
+        names = dict(Organization.objects.filter(pk__in=eligible).values_list("pk", "name"))
+        per_entity = {names[e]: counts for e, counts in eligible.items()}
         entities: list[EntityRow] = [_row(counts) | {"name": name} for name, counts in per_entity.items()]  # type: ignore[misc]
         entities.sort(key=lambda row: (not row["flag"], -row["mad"]))
         return {
@@ -92,26 +89,39 @@ class FirstDigits(Analysis):
             "min_awards": MIN_AWARDS,
             "tested": len(entities),
             "flagged": sum(row["flag"] for row in entities),
-            "entities": entities[:LISTED],
+            "entities": entities[: max(LISTED, sum(row["flag"] for row in entities))],  # every flagged one
         }
 
     def flagged(self, payload: Benford) -> int:
         return payload["flagged"]
 
     def findings(self, payload: Benford) -> list[Finding]:
+        overall = payload["overall"]
+        selection = [(None, overall)] if overall["flag"] else []
         return [
             {
                 "analysis": self.name,
-                "scope": "organization",
-                "name": row["name"],
-                "statistic": f"MAD {row['mad']:.4f} ({row['band']}), chi-square {row['chi2']:.1f}",
-                "strength": row["chi2"],
-                "evidence": {"awards": row["awards"], "counts": row["counts"], "mad": row["mad"]},
-                "baseline": "Benford's law; flagged when the MAD is in Nigrini's nonconformity band "
-                "and the chi-square (8 degrees of freedom) exceeds what chance gives once in 1,000",
-                "filters": {"organization": row["name"]},
+                "scope": "organization" if name else "selection",
+                "name": name or "All awards of the selection",
+                "statistic": f"MAD {row['mad']:.4f} ({row['band']}), chi-square {row['chi2']:.1f} "
+                f"(p = {_p_text(row['log10_p'])}) over {row['awards']:,} awards; "
+                f"most over-represented: {_excess_digits(row)}",
+                "strength": redflags.strength(row["log10_p"]),
+                "evidence": {
+                    "awards": row["awards"],
+                    "counts": row["counts"],
+                    "shares": row["shares"],
+                    "expected": {str(d): p for d, p in redflags.BENFORD.items()},
+                    "mad": row["mad"],
+                    "chi2": row["chi2"],
+                    "log10_p": row["log10_p"],
+                },
+                "baseline": "Benford's law for first digits; flagged when the MAD is in Nigrini's "
+                "nonconformity band (above 0.015) and the chi-square test (8 degrees of freedom) "
+                "gives p < 0.001",
+                "filters": {"organization": name} if name else {},
             }
-            for row in payload["entities"]
+            for name, row in [*selection, *((r["name"], r) for r in payload["entities"])]
             if row["flag"]
         ]
 
@@ -125,7 +135,7 @@ class FirstDigits(Analysis):
             "",
             *[payload["expected"][d] for d in DIGITS],
         ]
-        overall = _sheet_row("All awards", {**payload["overall"], "flag": False})  # entities are flagged
+        overall = _sheet_row("All awards", payload["overall"])
         return [
             Sheet(
                 "Benford",
@@ -167,3 +177,17 @@ def _sheet_row(name: str, row: DigitRow) -> list[Any]:
         name, row["awards"], row["mad"], row["band"], row["chi2"], "yes" if row["flag"] else "",
         *[row["shares"][d] for d in DIGITS],
     ]  # fmt: skip
+
+
+def _p_text(log10_p: float) -> str:
+    return f"{10**log10_p:.1e}" if log10_p > -300 else f"1e{log10_p:.0f}"
+
+
+def _excess_digits(row: DigitRow) -> str:
+    """The digits most above Benford's share, e.g. "4 (19.0 % vs 9.7 %)"."""
+    excess = sorted(DIGITS, key=lambda d: redflags.BENFORD[int(d)] - row["shares"][d])[:2]
+    return ", ".join(
+        f"{d} ({row['shares'][d]:.1%} vs {redflags.BENFORD[int(d)]:.1%})"
+        for d in excess
+        if row["shares"][d] > redflags.BENFORD[int(d)]
+    )

@@ -103,7 +103,7 @@ class SupplierConcentration(Analysis):
             "count_share": COUNT_SHARE,
             "tested": len(entities),
             "flagged": sum(row["flag"] for row in entities),
-            "entities": entities[:LISTED],
+            "entities": entities[: max(LISTED, sum(row["flag"] for row in entities))],  # every flagged one
         }
 
     def flagged(self, payload: Concentration) -> int:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser, User
 
-from jobs.kinds import export, imports, ping, report, scan
+from jobs.kinds import export, imports, indicators, ping, report, scan
 from jobs.kinds.base import KindSpec
 
 KINDS: dict[str, KindSpec] = {
-    spec.name: spec for spec in (export.KIND, report.KIND, scan.KIND, imports.KIND, ping.KIND)
+    spec.name: spec
+    for spec in (export.KIND, report.KIND, scan.KIND, imports.KIND, indicators.KIND, ping.KIND)
 }
 
 

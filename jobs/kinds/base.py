@@ -139,9 +139,10 @@ def _errors(form: forms.BaseForm) -> list[str]:
     return [f"{name}: {message}" for name, messages in form.errors.items() for message in messages]
 
 
-def file_stamp() -> str:
-    """The time in a result file's name."""
-    return timezone.localtime().strftime("%Y%m%d-%H%M")
+def file_stamp(job: Job) -> str:
+    """The time (to the second) and the job's short id in a result file's name, so two
+    files made in the same minute, or even the same second, never share a name."""
+    return f"{timezone.localtime().strftime('%Y%m%d-%H%M%S')}-{str(job.id)[:8]}"
 
 
 # --- Params ------------------------------------------------------------------------------
@@ -176,7 +177,9 @@ class FiltersField(forms.Field):
         unknown = sorted(set(value) - set(FILTER_NAMES))
         if unknown:
             raise ValidationError(f"Unknown filter: {', '.join(map(str, unknown))}.", code="unknown")
-        search = SearchForm({name: "" if v is None else str(v) for name, v in value.items()}, user=self.user)
+        # Lists stay lists (`flag` takes several codes); everything else is read as text.
+        data = {name: "" if v is None else v if isinstance(v, list) else str(v) for name, v in value.items()}
+        search = SearchForm(data, user=self.user)
         if not search.is_valid():
             raise ValidationError(_errors(search))
         return search.search.filters
@@ -204,6 +207,7 @@ class SearchAction:
     slug: str
     label: str
     fields: Mapping[str, str] = field(default_factory=dict)  # params beside the filters
+    hint: str = ""  # one line under the button: what the user gets
 
     def params(self, filters: Mapping[str, str]) -> dict[str, Any]:
         return {**self.fields, "filters": dict(filters)}
@@ -225,8 +229,9 @@ class KindSpec:
     label: str  # the kind in lists and the admin: "Export"
     form: type[ParamsForm]
     run: Callable[[Run], Outcome]
-    title: Callable[[Mapping[str, Any]], str]  # what one job of it is: "Excel export"
+    title: Callable[[Mapping[str, Any]], str]  # what one job of it is: "Export to Excel"
     queue: str = "interactive"
+    progress_unit: str = "rows"  # what its progress counts: "12 / 40 awards", "3 / 6 steps"
     staff_only: bool = False
     # Partials: the one-line result inside the status element, the result section of
     # the job page, and the job's parameters (in the job list and on its page).

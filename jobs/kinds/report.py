@@ -38,11 +38,17 @@ def run_report(run: Run) -> Outcome:
     step(steps - 1, "Writing the workbook")
     path = run.temp_file(".xlsx")
     write_workbook(data, path)
+    scopes = {g["scope"]: len(g["findings"]) for g in report.grouped(data["findings"])}
     return Outcome(
-        result={"awards": data["awards"], "amount": data["amount"], "flags": report.flag_counts(data)},
+        result={
+            "awards": data["awards"],
+            "amount": data["amount"],
+            "flags": report.flag_counts(data),
+            "findings": scopes,
+        },
         data=data,
         file=path,
-        file_name=f"philgeps-report-{file_stamp()}.xlsx",
+        file_name=f"philgeps-report-{file_stamp(run.job)}.xlsx",
         content_type=XLSX,
     )
 
@@ -61,7 +67,8 @@ def write_workbook(data: dict[str, Any], path: Path) -> None:
         *[[f"{a.label}: flagged", a.flagged(data[a.name])] for a in report.ANALYSES if a.flag_label],
         ["Note", "A flag is a deviation from a baseline worth a look, not a finding of wrongdoing."],
     ]
-    sheets = [("Summary", ["Item", "Value"], summary)]
+    summary += [[f"Findings: {g['label']}", len(g["findings"])] for g in report.grouped(data["findings"])]
+    sheets = [("Summary", ["Item", "Value"], summary), findings_sheet(data)]
     sheets += [(s.title, s.headers, s.rows) for a in report.ANALYSES for s in a.sheets(data[a.name])]
     for title, headers, rows in sheets:
         sheet = book.create_sheet(title)
@@ -69,6 +76,32 @@ def write_workbook(data: dict[str, Any], path: Path) -> None:
         for row in rows:
             sheet.append([neutralise(v) if isinstance(v, str) else v for v in row])
     book.save(path)
+
+
+def findings_sheet(data: dict[str, Any]) -> tuple[str, list[str], list[list[Any]]]:
+    """One row per finding, in the report's order, with the search of its awards."""
+    base = data["filters"]
+    rows = [
+        [
+            f["scope"],
+            f["name"],
+            f["analysis"],
+            f["statistic"],
+            f["baseline"],
+            f["strength"],
+            search_url({**base, **f["filters"]}),
+        ]
+        for f in data.get("findings", [])
+    ]
+    headers = ["Scope", "Name", "Analysis", "Statistic", "Baseline", "Strength", "Search (path)"]
+    return ("Findings", headers, rows)
+
+
+def findings_section(data: dict[str, Any]) -> dict[str, Any]:
+    """The findings list of the page: grouped by scope, a search URL on each."""
+    base = data["filters"]
+    findings = [f | {"url": search_url({**base, **f["filters"]})} for f in data.get("findings", [])]
+    return {"template": "explorer/analyses/findings.html", "groups": report.grouped(findings)}
 
 
 def page_sections(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -88,7 +121,13 @@ def page_sections(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 def summary(job: Job) -> list[tuple[str, int]]:
     flags = job.result.get("flags", {})
-    return [(a.flag_label, flags[a.name]) for a in report.ANALYSES if a.flag_label and a.name in flags]
+    scopes = job.result.get("findings", {})
+    by_scope = [
+        (f"{label.lower()} findings", scopes[scope]) for scope, label in report.SCOPES if scope in scopes
+    ]
+    return by_scope + [
+        (a.flag_label, flags[a.name]) for a in report.ANALYSES if a.flag_label and a.name in flags
+    ]
 
 
 def report_url(job: Job) -> str:
@@ -96,19 +135,22 @@ def report_url(job: Job) -> str:
 
 
 def title(params: Mapping[str, Any]) -> str:
-    return "Report"
+    return "Red-flag report"
 
 
 KIND = KindSpec(
     name="report",
-    label="Report",
+    label="Red-flag report",
     form=ReportParams,
     run=run_report,
     title=title,
     queue="bulk",
+    progress_unit="steps",
     summary_template="jobs/kinds/report_summary.html",
     summary=summary,
     result_url=report_url,
     result_label="Open the report",
-    actions=(SearchAction("analyse", "Analyse"),),
+    actions=(
+        SearchAction("analyse", "Red-flag report", hint="Totals and four red-flag analyses, on a page"),
+    ),
 )

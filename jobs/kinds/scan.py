@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 class ScanParams(ParamsForm):
     pattern = forms.CharField(max_length=200, strip=False)
     mode = forms.ChoiceField(choices=[("substring", "Text"), ("regex", "Regular expression")], required=False)
+    # The page's "Regular expression" checkbox. Not `mode`: the page posts the search
+    # filters beside it, and `mode` is the procurement-mode filter (issue 17, bug 1).
+    # Folded into `mode` below, so the stored params (and their hash) are the API's.
+    regex = forms.BooleanField(required=False)
     case_sensitive = forms.BooleanField(required=False)
     # The param's fixed name (the API's), which happens to be the form's own attribute name.
     fields = ListOrOneField(  # type: ignore[assignment]
@@ -42,7 +46,7 @@ class ScanParams(ParamsForm):
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
-        data["mode"] = data.get("mode") or "substring"
+        data["mode"] = "regex" if data.pop("regex", False) else data.get("mode") or "substring"
         data["fields"] = sorted(set(data.get("fields") or scan.DEFAULT_FIELDS))
         pattern = data.get("pattern")
         if pattern is not None:
@@ -114,6 +118,7 @@ KIND = KindSpec(
     run=run_scan,
     title=title,
     queue="bulk",
+    progress_unit="awards",
     summary_template="jobs/kinds/scan_summary.html",
     result_url=result_set_url,
     result_label="Show the matches",

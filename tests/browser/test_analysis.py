@@ -1,4 +1,4 @@
-"""Analysis jobs in the browser: Analyse -> live status -> report page with its charts."""
+"""Analysis jobs in the browser: Red-flag report -> live status -> report page with its charts."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def test_analyse_opens_a_report_with_charts_and_flags_linked_to_their_contracts(
     page = login(alice)
     page.goto("/")
 
-    page.get_by_role("button", name="Analyse").click()
+    page.get_by_role("button", name="Red-flag report").click()
     status = page.locator(".job-status").filter(has_text="Report")
     expect(status.get_by_role("link", name="Open the report")).to_be_visible(timeout=60_000)
     status.get_by_role("link", name="Open the report").click()

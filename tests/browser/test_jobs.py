@@ -109,7 +109,7 @@ def test_export_queue_history_toast_and_download(login, start_worker, alice, bob
     start_worker()
     expect(job_element(tab, xlsx_job)).to_have_attribute("data-state", "succeeded", timeout=60_000)
     toast = second_tab.locator(".toast")
-    expect(toast).to_contain_text("Export to XLSX finished")
+    expect(toast).to_contain_text("Export to Excel finished")
     screenshot(second_tab, "jobs-toast")
     expect(tab.locator("table.jobs tbody tr")).to_have_count(2)
     expect(tab.locator("table.jobs tbody tr").first).to_contain_text("Done: 300 rows")
@@ -141,14 +141,14 @@ def test_running_export_shows_progress_live_and_cancel_stops_it(login, start_wor
     element = job_element(page, job)
     expect(element).to_have_attribute("data-state", "running")
     expect(element).to_have_attribute("data-percent", "0")
-    expect(element).to_contain_text("0 / 4,500 rows")
+    expect(element).to_contain_text("0 / 4,500 awards")
     # The bar moves as the worker writes rows: pushed over the socket, no reload.
     # 2,000 of 4,500 rows (the writer reports every 2,000); the slow worker holds it there.
     # Before them the export's reader process starts: seconds on a loaded machine, more
     # than expect()'s default 5.
     expect(element).to_have_attribute("data-percent", "44", timeout=30_000)
     expect(element.locator("progress")).to_have_attribute("value", "44")
-    expect(element).to_contain_text("2,000 / 4,500 rows")
+    expect(element).to_contain_text("2,000 / 4,500 awards")
     screenshot(page, "jobs-running")
 
     element.get_by_role("button", name="Cancel").click()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import openpyxl
 import pytest
@@ -106,7 +107,55 @@ def test_xlsx_splits_into_further_sheets_at_the_row_limit(monkeypatch, tmp_path)
     assert all(s[0][0] == "Reference number" for s in sheets)
     assert [row[0] for s in sheets for row in s[1:]] == [f"r{i}" for i in range(7)]
     about = {row[0]: row[-1] for row in book["About this export"].iter_rows(values_only=True) if row}
-    assert about["q"] == "'=evil"
+    assert about["Keywords"] == "'=evil"  # the filter in the search form's words, neutralised
+
+
+def test_the_xlsx_is_usable_at_once_header_filter_formats_widths_and_about(monkeypatch, tmp_path):
+    """Issue 17: frozen header, autofilter, number and date formats, widths, the About sheet."""
+    import datetime
+    from decimal import Decimal
+
+    kinds = [kind for _, _, kind in exporters.COLUMNS]
+    amount_at, date_at = kinds.index("number"), kinds.index("date")
+
+    def row(i: int) -> list[object]:
+        values: list[object] = [f"text {i}"] * len(kinds)
+        values[amount_at] = Decimal("1234567.5") + i
+        values[date_at] = datetime.date(2024, 3, 1 + i)
+        values[date_at + 1] = None  # a missing date stays empty
+        return values
+
+    monkeypatch.setattr(to_xlsx, "rows", lambda awards: iter([row(i) for i in range(5)]))
+    path = tmp_path / "out.xlsx"
+
+    to_xlsx.write(_Run(), None, path, 5)
+
+    book = openpyxl.load_workbook(path)  # not read-only: views, filters and widths are read too
+    sheet = book["Awards"]
+    last = openpyxl.utils.get_column_letter(len(kinds))
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{last}6"
+    assert all(cell.font.bold for cell in sheet[1])
+    amount = sheet.cell(row=2, column=amount_at + 1)
+    assert (amount.value, amount.number_format) == (1234567.5, "#,##0.00")
+    date = sheet.cell(row=3, column=date_at + 1)
+    assert date.is_date
+    assert date.number_format == "yyyy-mm-dd"
+    assert date.value.date() == datetime.date(2024, 3, 2)
+    assert sheet.cell(row=2, column=date_at + 2).value is None
+    widths = {
+        header: sheet.column_dimensions[openpyxl.utils.get_column_letter(i)].width
+        for i, header in enumerate(exporters.HEADERS, start=1)
+    }
+    assert widths["Award title"] >= 50
+    assert widths["Contract amount (PHP)"] >= len("1,234,567.50")
+    assert all(8 <= width <= 60 for width in widths.values())
+
+    about = {row[0]: row[1:] for row in book["About this export"].iter_rows(values_only=True) if row[0]}
+    assert about["Awards"][0] == 5
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+", about["Data as of"][0])
+    assert "Filters" in about
+    assert about["Keywords"][0] == "'=evil"
 
 
 @pytest.mark.django_db(transaction=True)

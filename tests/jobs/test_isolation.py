@@ -34,6 +34,7 @@ JOB_URLS = [
     ("post", "/jobs/{id}/rerun/"),
     ("get", "/api/jobs/{id}/"),
     ("get", "/api/jobs/{id}/download/"),
+    ("get", "/api/jobs/{id}/report/"),
     ("post", "/api/jobs/{id}/cancel/"),
 ]
 
@@ -253,6 +254,7 @@ def test_download_names_cannot_be_steered_by_the_search(client, alice, settings,
 
     assert response.status_code == 200
     assert re.fullmatch(
-        rf'attachment; filename="philgeps-awards-\d{{8}}-\d{{4}}\.{fmt}"', response["Content-Disposition"]
+        rf'attachment; filename="philgeps-awards-\d{{8}}-\d{{6}}-{str(job.id)[:8]}\.{fmt}"',
+        response["Content-Disposition"],
     )
     assert Path(Job.objects.get(pk=job.pk).file_path).parent == tmp_path

@@ -36,7 +36,11 @@ def test_report_job_flags_the_planted_anomalies_on_its_page_and_in_its_workbook(
         "benford": 1,
         "thresholds": sum(t["flagged"] for t in expected["thresholds"]),
         "concentration": 1,
+        "screens": expected["screens"]["flagged"],
     }
+    scopes = {scope for scope, _ in report.SCOPES}
+    assert sum(job.result["findings"].values()) == len(expected["findings"])
+    assert set(job.result["findings"]) <= scopes
     assert job.result["flags"]["thresholds"] >= 1  # the planted supplier at least
     assert JobData.objects.filter(job=job).exists()
     assert "benford" not in client.get(f"/api/jobs/{job_id}/").json()["result"]  # the API stays small
@@ -57,7 +61,14 @@ def test_report_job_flags_the_planted_anomalies_on_its_page_and_in_its_workbook(
     )
     benford = {row[0]: row[5] for row in book["Benford"].iter_rows(min_row=2, values_only=True)}
     assert benford[demo.PLANTED["benford_agency"]] == "yes"
-    assert [name for name, flag in benford.items() if flag == "yes"] == [demo.PLANTED["benford_agency"]]
+    assert [name for name, flag in benford.items() if flag == "yes" and name != "All awards"] == [
+        demo.PLANTED["benford_agency"]
+    ]
+    assert "Findings" in book.sheetnames
+    api = client.get(f"/api/jobs/{job_id}/report/").json()
+    assert [(f["scope"], f["name"], f["analysis"]) for f in api["findings"]] == [
+        (f["scope"], f["name"], f["analysis"]) for f in expected["findings"]
+    ]
 
 
 def test_report_params_are_checked_field_by_field(client, alice):

@@ -193,3 +193,43 @@ def test_queue_pushes_from_a_worker_are_coalesced_with_one_trailing_push(monkeyp
     wait_for(lambda: len(pushed) == 2, timeout=5, what="the trailing push")  # ... the rest as one
     lifecycle.announce_queue("interactive")  # not coalesced (a cancel from a page)
     assert pushed == ["bulk", "bulk", "interactive"]
+
+
+def test_the_scan_forms_regex_checkbox_is_not_the_mode_filter(alice, client):
+    """Issue 17, bug 1: the page's checkbox was named `mode`, so it became the filter."""
+    client.force_login(alice)
+    page_fields = {"kind": "scan", "pattern": r"\b(rice|fuel)\b", "regex": "on", "mode": "Public Bidding"}
+    response = client.post("/jobs/submit/", page_fields, headers={"HX-Request": "true"})
+
+    assert response.status_code == 201, response.content
+    job = Job.objects.get()
+    assert job.params["mode"] == "regex"
+    assert job.params["filters"] == {"mode": "Public Bidding"}
+    assert "regex" not in job.params
+    # The page's params are the API's: the same hash, so the API finds this pending job.
+    same, created = services.submit_job(
+        user=alice,
+        kind="scan",
+        params={"pattern": r"\b(rice|fuel)\b", "mode": "regex", "filters": {"mode": "Public Bidding"}},
+    )
+    assert (same.pk, created) == (job.pk, False)
+
+
+def test_the_scan_form_refuses_a_backreference_in_words(alice, client):
+    client.force_login(alice)
+    response = client.post(
+        "/jobs/submit/",
+        {"kind": "scan", "pattern": r"(\w+) \1", "regex": "on"},
+        headers={"HX-Request": "true"},
+    )
+
+    assert response.status_code == 400
+    assert 'role="alert"' in response.content.decode()
+    assert "Backreferences" in response.content.decode()
+    assert not Job.objects.exists()
+    # Unticked, the same text is a plain substring: nothing to refuse.
+    plain = client.post(
+        "/jobs/submit/", {"kind": "scan", "pattern": r"(\w+) \1"}, headers={"HX-Request": "true"}
+    )
+    assert plain.status_code == 201
+    assert Job.objects.get().params["mode"] == "substring"

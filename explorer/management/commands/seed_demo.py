@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from explorer import demo
+from explorer.indicators import engine
 
 
 class Command(BaseCommand):
@@ -17,8 +18,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--flush", action="store_true", help="delete all procurement data first (not users or jobs)"
         )
+        parser.add_argument(
+            "--no-indicators", action="store_true", help="do not compute the indicators after seeding"
+        )
 
-    def handle(self, *args: Any, awards: int, seed: int, flush: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, awards: int, seed: int, flush: bool, no_indicators: bool = False, **options: Any
+    ) -> None:
         if awards < 1:
             raise CommandError("--awards must be at least 1")
         if flush:
@@ -37,3 +43,10 @@ class Command(BaseCommand):
                 f"({result.awards / seconds:,.0f} awards/s)."
             )
         )
+        if not no_indicators:
+            started = time.perf_counter()
+            done = engine.compute_all()
+            self.stdout.write(
+                f"Computed the indicators in {time.perf_counter() - started:.1f} s: "
+                + ", ".join(f"{code} {n:,}" for code, n in done.results.items())
+            )

@@ -22,10 +22,10 @@ from jobs.kinds.base import (
     SearchAction,
     file_stamp,
 )
-from jobs.kinds.export import to_csv, to_xlsx
+from jobs.kinds.export import to_csv, to_ocds, to_xlsx
 from jobs.kinds.export.rows import Format
 
-FORMATS: dict[str, Format] = {f.name: f for f in (to_xlsx.FORMAT, to_csv.FORMAT)}
+FORMATS: dict[str, Format] = {f.name: f for f in (to_xlsx.FORMAT, to_csv.FORMAT, to_ocds.FORMAT)}
 
 
 class ExportParams(ParamsForm):
@@ -49,14 +49,16 @@ def export(run: Run) -> Outcome:
     return Outcome(
         result={"rows": rows, "format": chosen.name},
         file=path,
-        file_name=f"philgeps-awards-{file_stamp()}{chosen.suffix}",
+        file_name=f"philgeps-awards-{file_stamp(run.job)}{chosen.suffix}",
         content_type=chosen.content_type,
         rows=rows,
     )
 
 
 def title(params: Mapping[str, Any]) -> str:
-    return f"Export to {str(params.get('format', '')).upper()}"
+    chosen = FORMATS.get(str(params.get("format", "")))
+    # The button's words: "Export to Excel" on the button, in the job list and the toast.
+    return f"Export to {chosen.label if chosen else str(params.get('format', '')).upper()}"
 
 
 KIND = KindSpec(
@@ -66,8 +68,10 @@ KIND = KindSpec(
     run=export,
     title=title,
     queue="bulk",
+    progress_unit="awards",
     summary_template="jobs/kinds/export_summary.html",
     actions=tuple(
-        SearchAction(f"export-{f.name}", f"Export to {f.label}", {"format": f.name}) for f in FORMATS.values()
+        SearchAction(f"export-{f.name}", f"Export to {f.label}", {"format": f.name}, hint=f.hint)
+        for f in FORMATS.values()
     ),
 )

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, Func, QuerySet, TextField
+from django.db.models import F, Func, QuerySet, TextField, Value
 from django.db.models.functions import Cast
 
 from explorer.frames import ChildProcess
@@ -42,6 +42,7 @@ COLUMNS: Sequence[tuple[str, str, str]] = (
     ("Contract number", "contract_number", "text"),
     ("Award status", "status", "text"),
     ("UNSPSC", "unspsc_code", "text"),
+    ("Indicators", "flags", "codes"),  # explorer/indicators/: codes such as "R003 PH01"
     ("Explorer award id", "public_id", "id"),
 )
 HEADERS = [header for header, _, _ in COLUMNS]
@@ -61,10 +62,11 @@ class Format:
     """
 
     name: str  # the `format` param (a fixed interface, DESIGN.md)
-    label: str  # "Excel": the button says "Export to Excel", the job "Excel export"
+    label: str  # "Excel": the button, the job and its toast all say "Export to Excel"
     suffix: str
     content_type: str
     write: Callable[[Run, QuerySet[Award], Path, int], int]
+    hint: str = ""  # under the button on the search page
 
 
 def neutralise(value: str) -> str:
@@ -99,7 +101,13 @@ def select(awards: QuerySet[Award]) -> QuerySet[Any]:
     exprs = {}
     for i, (_, path, kind) in enumerate(COLUMNS):
         exprs[f"c{i}"] = (
-            Neutralised(F(path)) if kind == "text" else Cast(path, TextField()) if kind == "id" else F(path)
+            Neutralised(F(path))
+            if kind == "text"
+            else Cast(path, TextField())
+            if kind == "id"
+            else Func(F(path), Value(" "), function="array_to_string", output_field=TextField())
+            if kind == "codes"
+            else F(path)
         )
     return awards.annotate(**exprs).values_list(*exprs)
 

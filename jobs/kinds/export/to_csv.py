@@ -30,4 +30,11 @@ def write(run: Run, awards: QuerySet[Award], path: Path, total: int) -> int:
     return done
 
 
-FORMAT = Format(name="csv", label="CSV", suffix=".csv", content_type="text/csv; charset=utf-8", write=write)
+FORMAT = Format(
+    name="csv",
+    label="CSV",
+    suffix=".csv",
+    content_type="text/csv; charset=utf-8",
+    write=write,
+    hint="UTF-8 with a byte-order mark: opens in Excel with ñ intact",
+)
