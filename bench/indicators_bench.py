@@ -41,7 +41,7 @@ def prepare() -> None:
             "AND id % 20 = 0"
         )
         cursor.execute(
-            "UPDATE explorer_notice SET closing_date = published_date + (1 + id % 14) "
+            "UPDATE explorer_notice SET closing_date = published_date + (1 + id % 14)::int "
             "WHERE procurement_mode = 'Public Bidding' AND id % 10 = 1"
         )
         cursor.execute("VACUUM ANALYZE explorer_award")

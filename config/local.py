@@ -144,6 +144,9 @@ def _seed(*, awards: int) -> None:
     say(f"Empty database: seeding {awards:,} demo awards ...")
     started = time.monotonic()
     demo.seed(awards=awards, seed=1)
+    from explorer.indicators import engine
+
+    engine.compute_all()  # the demo's flags, badges and facet from the start
     say(f"  done in {time.monotonic() - started:.0f} s")
 
 

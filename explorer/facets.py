@@ -20,6 +20,8 @@ from explorer.models import Area, Award, BusinessCategory
 from explorer.search import Search
 
 LIMIT = 8
+# Values of the one facet whose "more values" link was followed (`more=<facet>` in the URL).
+MORE_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -106,10 +108,17 @@ class FacetResult:
     timed_out: bool = False
     # Counted over COUNT_CAP of the matches only, because the result is larger.
     approximate: bool = False
+    expanded: bool = False
+    more_url: str = ""  # the link that shows up to MORE_LIMIT values, or back to LIMIT
 
 
-def count(search: Search, awards: QuerySet[Award]) -> list[FacetResult]:
-    """Each facet's top values in `awards` (the result of `search`), with their links.
+def facet_names() -> tuple[str, ...]:
+    return tuple(facet.name for facet in FACETS)
+
+
+def count(search: Search, awards: QuerySet[Award], *, more: str = "") -> list[FacetResult]:
+    """Each facet's top values in `awards` (the result of `search`), with their links; the
+    facet named `more` shows up to MORE_LIMIT values instead of LIMIT.
 
     One query reads the facet columns of up to COUNT_CAP + 1 matching awards and Python
     counts them: four GROUP BYs over the 400,000 matches of a common word took over a
@@ -140,11 +149,17 @@ def count(search: Search, awards: QuerySet[Award]) -> list[FacetResult]:
         else:
             counted = _counted(facet, counter)
             ordered = sorted(counted.items(), key=lambda item: (-item[1], item[0]))
+            result.expanded = facet.name == more
+            limit = MORE_LIMIT if result.expanded else LIMIT
             result.values = [
                 FacetValue(value, n, False, _toggle(search, facet, value, active=False))
-                for value, n in ordered[:LIMIT]
+                for value, n in ordered[:limit]
             ]
-            result.truncated = len(ordered) > LIMIT
+            result.truncated = len(ordered) > limit
+            if result.expanded:
+                result.more_url = search.url()
+            elif result.truncated:
+                result.more_url = search.url(more=facet.name)
             result.approximate = approximate
         results.append(result)
     return results

@@ -72,7 +72,7 @@ def import_file(
             if progress:
                 progress(counts.rows_read, layout["total_rows"])
             if should_stop and should_stop():
-                _indicators_after(marks)  # the batches written so far stay: their indicators too
+                _indicators_after(marks)  # the batches written so far stay, so do their indicators
                 return _finish(run, ImportRun.Status.FAILED, "Stopped before the end of the file.", counts)
     except Exception:
         logger.exception("import of %s failed", run.source_name)
@@ -81,15 +81,21 @@ def import_file(
     finally:
         reader.close()
         _merge_search_index()
-    _indicators_after(marks)
-    return _finish(run, ImportRun.Status.SUCCEEDED, _summary(counts), counts)
+    note = _indicators_after(marks)
+    return _finish(run, ImportRun.Status.SUCCEEDED, _summary(counts) + note, counts)
 
 
-def _indicators_after(marks: tuple[int, int]) -> None:
+def _indicators_after(marks: tuple[int, int]) -> str:
     """Recompute the indicators of the notices this import added or gave new awards (and
-    their neighbours), once its batches are committed (explorer/indicators/engine.py)."""
-    done = indicators.compute_after_import(notice_after=marks[0], award_after=marks[1])
+    their neighbours), once its batches are committed (explorer/indicators/engine.py).
+    The rows stay imported if that fails: the run says so, and an `indicators` job redoes it."""
+    try:
+        done = indicators.compute_after_import(notice_after=marks[0], award_after=marks[1])
+    except Exception:
+        logger.exception("indicators after an import failed")
+        return " The indicators were not recomputed (see the log); start an indicators job."
     logger.info("indicators after import: %s notices in scope, %s", done.notices_in_scope, done.seconds)
+    return ""
 
 
 GIN_PENDING_LIST = "64MB"

@@ -68,12 +68,12 @@ def _from_screens(awards: QuerySet[Award], rows: list[screens.EntityRow] | None 
     result: dict[str, Values] = {c.key: {} for c in screens.COMPONENTS}
     for row in rows:
         for c in screens.COMPONENTS:
-            value = row[c.value]  # type: ignore[literal-required]
+            value = row[c.value]
             if value is None:
                 continue
             entry: dict[str, Any] = {"value": value}
             if c.successes:
-                entry |= {"count": row[c.successes], "of": row[c.trials]}  # type: ignore[literal-required]
+                entry |= {"count": row[c.successes], "of": row[c.trials]}
             if c.key == "noncompetitive":
                 entry |= {"value_share": row["nc_value_share"], "amount": row["nc_amount"]}
             result[c.key][(row["kind"], row["id"])] = entry

@@ -108,6 +108,10 @@ def _amount(label: str) -> forms.DecimalField:
     )
 
 
+# The browser's date picker; it sends ISO dates, the format DateField reads first.
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
 class FlagField(forms.Field):
     """Indicator codes (explorer/indicators/): `R003` or `R003,PH01` in a query string, or a
     list of codes in a job's filters; cleaned to the comma-joined codes in registry order."""
@@ -185,11 +189,13 @@ FILTERS: tuple[Filter, ...] = (
     ),
     Filter(
         "date_from",
-        forms.DateField(label="Awarded from", required=False),
+        forms.DateField(label="Awarded from", required=False, widget=DATE_WIDGET),
         lambda day: Q(award_date__gte=day),
     ),
     Filter(
-        "date_to", forms.DateField(label="Awarded to", required=False), lambda day: Q(award_date__lte=day)
+        "date_to",
+        forms.DateField(label="Awarded to", required=False, widget=DATE_WIDGET),
+        lambda day: Q(award_date__lte=day),
     ),
     Filter(
         "month",
@@ -218,7 +224,7 @@ FILTERS: tuple[Filter, ...] = (
         ),
         _flagged,
     ),
-    Filter("sort", forms.ChoiceField(required=False, choices=SORT_CHOICES), None),
+    Filter("sort", forms.ChoiceField(label="Sort", required=False, choices=SORT_CHOICES), None),
     Filter(
         "set",
         forms.UUIDField(
@@ -231,6 +237,7 @@ FILTERS: tuple[Filter, ...] = (
     ),
 )
 FILTER_NAMES = tuple(f.name for f in FILTERS)
+FILTER_LABELS = {f.name: str(f.field.label or f.name.capitalize()) for f in FILTERS}
 
 
 class SearchForm(forms.BaseForm):
@@ -297,18 +304,69 @@ class Search:
     def awards(self) -> QuerySet[Award]:
         return awards_matching(self.cleaned)
 
-    def url(self, changes: Mapping[str, str | None] | None = None, *, after: str = "") -> str:
-        """This search's page URL (a keyset page with `after`); `changes` set filters, or
-        remove them when None."""
+    def url(self, changes: Mapping[str, str | None] | None = None, /, **state: str) -> str:
+        """This search's page URL; `changes` set filters, or remove them when None. `state`
+        is the page's own place (PAGE_STATE: a keyset cursor, the page number, the facet
+        shown in full): a change of filters always starts again from the first page."""
         filters = {**self.filters, **(changes or {})}
-        return search_url({name: value for name, value in filters.items() if value}, after=after)
+        return search_url({name: value for name, value in filters.items() if value}, **state)
+
+    def chips(self) -> list[Chip]:
+        """The active filters in words, each with the URL of this search without it."""
+        filters = self.filters
+        result = []
+        year = _year_of(filters)
+        for name, value in filters.items():
+            if year and name in ("date_from", "date_to"):
+                if name == "date_from":
+                    result.append(Chip(f"Award year: {year}", self.url({"date_from": None, "date_to": None})))
+                continue
+            result.append(Chip(f"{FILTER_LABELS[name]}: {_describe(name, value)}", self.url({name: None})))
+        return result
 
 
-def search_url(filters: Mapping[str, str], *, after: str = "") -> str:
-    """The search page's URL for these filters (in the fixed order of FILTER_NAMES)."""
+@dataclass(frozen=True)
+class Chip:
+    """One active filter as the page shows it ("Area: NCR") and the link that removes it."""
+
+    label: str
+    remove_url: str
+
+
+# The page's place in a result, beside the filters in its URL (search_url writes them last).
+PAGE_STATE = ("after", "before", "page", "more")
+SORT_LABELS = {
+    "-date": "newest first",
+    "date": "oldest first",
+    "-amount": "amount, largest first",
+    "amount": "amount, smallest first",
+    "relevance": "best match",
+}
+
+
+def _describe(name: str, value: str) -> str:
+    if name == "sort":
+        return SORT_LABELS.get(value, value)
+    if name in ("amount_min", "amount_max"):
+        return f"PHP {Decimal(value):,}"
+    if name == "set":
+        return "matches of a scan"
+    return value
+
+
+def _year_of(filters: Mapping[str, str]) -> str:
+    """The year when the date range is exactly one calendar year (the year facet's filter)."""
+    start, end = filters.get("date_from", ""), filters.get("date_to", "")
+    if start[:4].isdigit() and start[4:] == "-01-01" and end == f"{start[:4]}-12-31":
+        return start[:4]
+    return ""
+
+
+def search_url(filters: Mapping[str, str], **state: str) -> str:
+    """The search page's URL for these filters (in the fixed order of FILTER_NAMES), then
+    the page state (PAGE_STATE) when given."""
     query = {name: filters[name] for name in FILTER_NAMES if filters.get(name)}
-    if after:
-        query["after"] = after
+    query |= {name: state[name] for name in PAGE_STATE if state.get(name)}
     return f"{reverse('explorer:search')}?{urlencode(query)}" if query else reverse("explorer:search")
 
 
@@ -391,27 +449,56 @@ def keyset_page(
         more = len(rows) > size and page + 1 < MAX_RELEVANCE_PAGES
         return rows[:size], str(page + 1) if more else ""
     name, descending = SORTS[sort]
-    if small:
-        rows = _collect(awards, name, descending, after, size, walk=False)
-    else:
-        # A large result is usually met early along the sort index, but not when its matches
-        # all sit at the far end (5,012 matches of "2013 or ... or 2019", newest first: 1.9 s).
-        # A walk that has not filled the page by WALK_TIMEOUT_MS is abandoned for the sort.
-        walked = aggregates.bounded(
-            lambda: _collect(awards, name, descending, after, size, walk=True), timeout_ms=WALK_TIMEOUT_MS
-        )
-        rows = (
-            walked.value
-            if not walked.timed_out
-            else _collect(awards, name, descending, after, size, walk=False)
-        )
+    rows = _rows(awards, name, descending, after, size, small=small)
     if len(rows) <= size:
         return rows, ""
-    last = rows[size - 1]
-    value = getattr(last, name)
-    return rows[
-        :size
-    ], f"{'' if value is None else value.isoformat() if hasattr(value, 'isoformat') else value}~{last.id}"
+    return rows[:size], cursor_of(rows[size - 1], search=search)
+
+
+def keyset_page_before(
+    awards: QuerySet[Award],
+    *,
+    search: Search,
+    before: str,
+    size: int = PAGE_SIZE,
+    small: bool = False,
+) -> tuple[list[Award], bool]:
+    """The page that ends just before the row of cursor `before` (the Previous page), in
+    the search's order, and whether more rows come before it.
+
+    It is the same keyset query in the reversed order: what precedes a row newest first
+    follows it oldest first (nulls first descending are nulls last ascending), so it is
+    as cheap at any depth as the Next page. Relevance order pages by number instead.
+    """
+    name, descending = SORTS[search.sort]
+    column = F(name).asc(nulls_last=True) if descending else F(name).desc(nulls_first=True)
+    flipped = awards.order_by(column, "id" if descending else "-id")
+    rows = _rows(flipped, name, not descending, before, size, small=small)
+    return rows[:size][::-1], len(rows) > size
+
+
+def cursor_of(award: Award, *, search: Search) -> str:
+    """The keyset cursor of a row: its sort value (empty for none) and id."""
+    value = getattr(award, SORTS[search.sort][0])
+    return (
+        f"{'' if value is None else value.isoformat() if hasattr(value, 'isoformat') else value}~{award.id}"
+    )
+
+
+def _rows(
+    awards: QuerySet[Award], name: str, descending: bool, after: str, size: int, *, small: bool
+) -> list[Award]:
+    if small:
+        return _collect(awards, name, descending, after, size, walk=False)
+    # A large result is usually met early along the sort index, but not when its matches
+    # all sit at the far end (5,012 matches of "2013 or ... or 2019", newest first: 1.9 s).
+    # A walk that has not filled the page by WALK_TIMEOUT_MS is abandoned for the sort.
+    walked = aggregates.bounded(
+        lambda: _collect(awards, name, descending, after, size, walk=True), timeout_ms=WALK_TIMEOUT_MS
+    )
+    return (
+        walked.value if not walked.timed_out else _collect(awards, name, descending, after, size, walk=False)
+    )
 
 
 def _collect(

@@ -32,6 +32,17 @@ def names(field: str, text: str, *, limit: int = LIMIT) -> list[str]:
     return list(entities.values_list("name", flat=True)[:limit])
 
 
+def unmatched(filters: dict[str, str], *, limit: int = 5) -> dict[str, list[str]]:
+    """For each name filter naming no entity exactly, the names it probably meant: a search
+    for a partial or misspelt name finds nothing, and the page offers these instead."""
+    found = {}
+    for field, model in FIELDS.items():
+        value = filters.get(field)
+        if value and not model.objects.filter(name=value).exists():
+            found[field] = names(field, value, limit=limit)
+    return found
+
+
 class SuggestInput(forms.TextInput):
     """A text box that offers matching names from suggest_names as the analyst types."""
 

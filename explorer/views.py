@@ -14,11 +14,11 @@ from django.views.decorators.http import condition, require_GET
 from django_htmx.http import push_url
 
 from config.handlers import Request
-from explorer import aggregates, facets, ocds, profiles, publication, suggest, tasks
+from explorer import aggregates, choices, facets, ocds, paging, profiles, publication, suggest, tasks
 from explorer.indicators import INDICATORS, evidence
 from explorer.models import Award, Notice, Organization, ResultSet, Supplier
 from explorer.notices import NoticeForm, ocds_release_url
-from explorer.search import BadCursor, SearchForm, keyset_page, search_url
+from explorer.search import FILTER_LABELS, BadCursor, SearchForm, search_url
 from jobs import panel
 
 
@@ -26,11 +26,12 @@ from jobs import panel
 @require_GET
 def search(request: Request) -> HttpResponse:
     form = SearchForm(request.GET, user=request.user)
+    choices.attach(form)
     if not form.is_valid():
         return _search_page(request, {"form": form}, status=400)
     search = form.search
-    after = request.GET.get("after", "")
-    canonical = search.url(after=after)
+    place = paging.place(request.GET, search=search)
+    canonical = search.url(**place.state())
     if not request.htmx and any(value == "" for value in request.GET.values()):
         return redirect(canonical)  # a plain GET form sends every empty field: share a clean URL
     awards = search.awards()
@@ -41,25 +42,39 @@ def search(request: Request) -> HttpResponse:
         context["result_set"] = ResultSet.objects.filter(pk=search.cleaned["set"]).first()
     status = 200
     try:
-        rows, next_cursor = keyset_page(
-            awards.select_related("organization", "supplier"), search=search, after=after, small=small
+        pager = paging.page(
+            awards.select_related("organization", "supplier"), search=search, place=place, small=small
         )
     except BadCursor:
-        rows, next_cursor, status = [], "", 400
+        pager, status = paging.Pager(search=search), 400
         context["cursor_error"] = "This page link is broken; start again from the first page."
+    counted = facets.count(search, awards, more=place.more)
+    if totals.value and totals.value["exact"]:
+        pager.total = totals.value["count"]
     context |= {
         "filters": search.filters,
-        "awards": rows,
+        "chips": search.chips(),
+        "unmatched": [
+            {
+                "label": FILTER_LABELS[field],
+                "value": search.filters[field],
+                "names": [(name, search.url({field: name})) for name in names],
+            }
+            for field, names in suggest.unmatched(search.filters).items()
+        ],
+        "filter_count": sum(name not in ("q", "sort", "set") for name in search.filters),
+        "awards": pager.rows,
+        "pager": pager,
         "totals": totals,
         "count_cap": aggregates.COUNT_CAP,
         # Past the cap the exact count and total come in a second request, after the page.
         "totals_url": ""
         if small or totals.timed_out
         else f"{reverse('explorer:search_totals')}?{urlencode(search.filters)}",
-        "facets": facets.count(search, awards),
-        "next_url": search.url(after=next_cursor) if next_cursor else "",
+        "facets": counted,
+        "facets_approximate": any(item.approximate for item in counted),
+        "next_url": pager.next_url,
         "first_url": search.url(),
-        "paged": bool(after),
         **panel.for_search(user=request.user, search=search),
     }
     response = _search_page(request, context, status=status)
@@ -69,7 +84,8 @@ def search(request: Request) -> HttpResponse:
 
 
 def _search_page(request: Request, context: dict[str, object], *, status: int) -> HttpResponse:
-    template = "explorer/_results.html" if request.htmx else "explorer/search.html"
+    # An HTMX request swaps the form with the results: both are drawn from the one URL.
+    template = "explorer/_search.html" if request.htmx else "explorer/search.html"
     return render(request, template, context, status=status)
 
 

@@ -14,8 +14,9 @@ count shares, with a one-sided binomial test against the class median at p < 0.0
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
@@ -23,6 +24,7 @@ from django.db.models import QuerySet
 
 from explorer import modes, redflags
 from explorer.analyses.base import Analysis, Finding, SearchLink, Sheet
+from explorer.indicators import INDICATORS
 from explorer.models import Award
 
 MIN_AWARDS = 20
@@ -48,17 +50,17 @@ WITH p AS MATERIALIZED (
            COUNT(*) FILTER (WHERE EXTRACT(MONTH FROM award_date) = 12) AS dec_n,
            COUNT(award_date) AS dated,
            COUNT(*) FILTER (WHERE amount > 0) AS pos_n,
-           COALESCE(SUM(amount) FILTER (WHERE amount > 0), 0) AS pos_amt
+           COALESCE(SUM(amount) FILTER (WHERE amount > 0), 0) AS pos_amt{flag_counts}
     FROM (SELECT organization_id, supplier_id, CAST(amount AS DOUBLE PRECISION) AS amount, award_date,
-                 procurement_mode = ANY(%s) AS nc
+                 procurement_mode = ANY(%s) AS nc, flags
           FROM ({awards}) AS selection) AS awards
     GROUP BY 1, 2, 3
 ), base AS (
     SELECT 'organization' AS kind, org AS id, SUM(n) AS n, SUM(amt) AS amt, SUM(nc_n) AS nc_n,
-           SUM(nc_amt) AS nc_amt, SUM(dec_n) AS dec_n, SUM(dated) AS dated
+           SUM(nc_amt) AS nc_amt, SUM(dec_n) AS dec_n, SUM(dated) AS dated{flag_sums}
     FROM p GROUP BY org HAVING SUM(n) >= %s
     UNION ALL
-    SELECT 'supplier', sup, SUM(n), SUM(amt), SUM(nc_n), SUM(nc_amt), SUM(dec_n), SUM(dated)
+    SELECT 'supplier', sup, SUM(n), SUM(amt), SUM(nc_n), SUM(nc_amt), SUM(dec_n), SUM(dated){flag_sums}
     FROM p WHERE sup IS NOT NULL GROUP BY sup HAVING SUM(n) >= %s
 ), year_spend AS (
     SELECT org, y, SUM(pos_amt) AS total FROM p
@@ -74,7 +76,7 @@ WITH p AS MATERIALIZED (
     SELECT 'supplier', sup, SUM(n * s) / SUM(n), SUM(n) FROM shares GROUP BY sup
 )
 SELECT b.kind, b.id, COALESCE(o.name, s.name), CAST(b.n AS BIGINT), b.amt, CAST(b.nc_n AS BIGINT),
-       b.nc_amt, CAST(b.dec_n AS BIGINT), CAST(b.dated AS BIGINT), w.ws, w.ws_n
+       b.nc_amt, CAST(b.dec_n AS BIGINT), CAST(b.dated AS BIGINT), w.ws, w.ws_n{flag_columns}
 FROM base b
 LEFT JOIN winner w ON w.kind = b.kind AND w.id = b.id
 LEFT JOIN explorer_organization o ON b.kind = 'organization' AND o.id = b.id
@@ -111,23 +113,23 @@ COMPONENTS: tuple[Component, ...] = (
         "share of its dated awards made in December",
     ),
 )  # fmt: skip
+# The process indicators (explorer/indicators/, issue 18): the share of an entity's awards
+# whose process, award or supplier carries each flag (Award.flags; an award stands for its
+# process, nearly always one award per notice), against the pooled rate of its peers.
+_CODE = re.compile(r"^[A-Z0-9]+$")
+INDICATOR_CODES = tuple(code for code in INDICATORS if _CODE.match(code))
+COMPONENTS += tuple(
+    Component(
+        f"indicator_{code}", f"{code}: {INDICATORS[code].label}", f"ind_{code}_share", f"ind_{code}_n",
+        "awards", {"flag": code}, f"share of its awards flagged {code} ({INDICATORS[code].source})",
+    )
+    for code in INDICATOR_CODES
+)  # fmt: skip
 
 
-class EntityRow(TypedDict):
-    kind: str
-    id: int
-    name: str
-    awards: int
-    amount: float
-    size_class: str
-    nc_n: int
-    nc_amount: float
-    nc_share: float
-    nc_value_share: float
-    dec_n: int
-    dated: int
-    dec_share: float
-    winner_share: float | None
+# kind, id, name, awards, amount, size_class, nc_n, nc_amount, nc_share, nc_value_share,
+# dec_n, dated, dec_share, winner_share, and ind_<code>_n / ind_<code>_share per indicator.
+EntityRow = dict[str, Any]
 
 
 def size_class(awards: int) -> str:
@@ -143,7 +145,7 @@ def measure(awards: QuerySet[Award], *, min_awards: int = MIN_AWARDS) -> list[En
     try:
         sql, params = (
             awards.order_by()
-            .values("organization_id", "supplier_id", "amount", "award_date", "procurement_mode")
+            .values("organization_id", "supplier_id", "amount", "award_date", "procurement_mode", "flags")
             .query.sql_with_params()
         )
     except EmptyResultSet:
@@ -152,19 +154,36 @@ def measure(awards: QuerySet[Award], *, min_awards: int = MIN_AWARDS) -> list[En
     with transaction.atomic(), connection.cursor() as cursor:
         # The pairs (about one per award in the seeded data) sort and hash in memory.
         cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        cursor.execute(SQL.format(awards=sql), [noncompetitive, *params, min_awards, min_awards])
+        cursor.execute(_sql(sql), [noncompetitive, *params, min_awards, min_awards])
         rows = cursor.fetchall()
-    return [
-        {
+    result = []
+    for kind, entity_id, name, n, amount, nc_n, nc_amount, dec_n, dated, ws, _, *flagged in rows:
+        row: EntityRow = {
             "kind": kind, "id": entity_id, "name": name, "awards": n, "amount": amount,
             "size_class": size_class(n),
             "nc_n": nc_n, "nc_amount": nc_amount, "nc_share": nc_n / n,
             "nc_value_share": nc_amount / amount if amount else 0.0,
             "dec_n": dec_n, "dated": dated, "dec_share": dec_n / dated if dated else 0.0,
             "winner_share": float(ws) if ws is not None else None,
-        }
-        for kind, entity_id, name, n, amount, nc_n, nc_amount, dec_n, dated, ws, _ in rows
-    ]  # fmt: skip
+        }  # fmt: skip
+        for code, count in zip(INDICATOR_CODES, flagged, strict=True):
+            row[f"ind_{code}_n"] = int(count)
+            row[f"ind_{code}_share"] = int(count) / n
+        result.append(row)
+    return result
+
+
+def _sql(awards: str) -> str:
+    """SQL with a count per indicator code (codes are registry constants, checked by _CODE)."""
+    return SQL.format(
+        awards=awards,
+        flag_counts="".join(
+            f",\n           COUNT(*) FILTER (WHERE flags @> ARRAY['{c}']::varchar[]) AS f_{c.lower()}"
+            for c in INDICATOR_CODES
+        ),
+        flag_sums="".join(f", SUM(f_{c.lower()}) AS f_{c.lower()}" for c in INDICATOR_CODES),
+        flag_columns="".join(f", CAST(b.f_{c.lower()} AS BIGINT)" for c in INDICATOR_CODES),
+    )
 
 
 def peers(rows: list[EntityRow]) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
@@ -174,31 +193,31 @@ def peers(rows: list[EntityRow]) -> dict[str, dict[str, dict[str, dict[str, floa
         grouped.setdefault((row["kind"], row["size_class"]), []).append(row)
     result: dict[str, dict[str, dict[str, dict[str, float]]]] = {kind: {} for kind in KINDS}
     for (kind, label), members in grouped.items():
-        result[kind][label] = {
-            c.key: redflags.upper_fence(
-                [m[c.value] for m in members if m[c.value] is not None]  # type: ignore[literal-required]
-            )
-            for c in COMPONENTS
-        }
+        result[kind][label] = {}
+        for c in COMPONENTS:
+            baseline = redflags.upper_fence([m[c.value] for m in members if m[c.value] is not None])
+            if c.successes:  # the pooled rate of the peers: the binomial test's null
+                trials = sum(m[c.trials] for m in members)
+                baseline["rate"] = sum(m[c.successes] for m in members) / trials if trials else 0.0
+            result[kind][label][c.key] = baseline
     return result
 
 
 def judge(row: EntityRow, component: Component, baseline: dict[str, float] | None) -> dict[str, Any] | None:
     """The component's verdict-free test for one entity: None when it has no value."""
-    value = row[component.value]  # type: ignore[literal-required]
+    value = row[component.value]
     if value is None:
         return None
     result: dict[str, Any] = {"value": value, "baseline": baseline, "flag": False, "log10_p": 0.0}
     if component.successes:
-        result["count"] = row[component.successes]  # type: ignore[literal-required]
-        result["of"] = row[component.trials]  # type: ignore[literal-required]
+        result["count"] = row[component.successes]
+        result["of"] = row[component.trials]
     if not baseline or baseline["n"] < MIN_PEERS:
         return result
     above = value > baseline["fence"] and value > baseline["median"]
     if component.successes:
-        p = redflags.binomial_tail(
-            result["count"], result["of"], min(max(baseline["median"], 1e-6), 1 - 1e-6)
-        )
+        null = max(baseline["median"], baseline.get("rate", 0.0), 1e-6)  # sparse flags: the pooled rate
+        p = redflags.binomial_tail(result["count"], result["of"], min(null, 1 - 1e-6))
         result["log10_p"] = math.log10(p) if p > 0 else -300.0
         result["flag"] = above and p < P_VALUE
     else:

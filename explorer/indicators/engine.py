@@ -114,6 +114,7 @@ def _run(
         if not full:
             cursor.execute(f"TRUNCATE {WORK_TABLE}")
             _insert_ids(cursor, DIRTY_TABLE, notice_ids or [])
+            cursor.execute(f"ANALYZE {DIRTY_TABLE}")
             cursor.execute(f"SELECT count(*) FROM {DIRTY_TABLE}")
             done.notices_in_scope = cursor.fetchone()[0]
         done.awards_changed, done.notices_changed = _refresh_flags(cursor, full=full)
@@ -203,10 +204,13 @@ def _refresh_flags(cursor: Any, *, full: bool) -> tuple[int, int]:
         "WHERE a.id = c.award_id AND a.flags IS DISTINCT FROM c.codes"
     )
     awards = cursor.rowcount
-    # Awards with flags but no result left (their arrays are not empty: the GIN index finds them).
+    # Awards with flags but no result left: `flags && every code` is read from the GIN index
+    # (a `flags <> '{}'` test read every award).
+    codes = list(INDICATORS)
     cursor.execute(
-        "UPDATE explorer_award a SET flags = '{}' WHERE a.flags <> '{}' AND "
-        f"{awards_in} AND NOT EXISTS (SELECT 1 FROM indicator_award_codes c WHERE c.award_id = a.id)"
+        "UPDATE explorer_award a SET flags = '{}' WHERE a.flags && %s::varchar(16)[] AND "
+        f"{awards_in} AND NOT EXISTS (SELECT 1 FROM indicator_award_codes c WHERE c.award_id = a.id)",
+        [codes],
     )
     awards += cursor.rowcount
     cursor.execute(
@@ -222,10 +226,11 @@ def _refresh_flags(cursor: Any, *, full: bool) -> tuple[int, int]:
     )
     notices = cursor.rowcount
     cursor.execute(
-        f"UPDATE explorer_notice n SET flags = '{{}}' WHERE n.flags <> '{{}}' AND {notices_in} "
+        f"UPDATE explorer_notice n SET flags = '{{}}' WHERE n.flags && %s::varchar(16)[] AND {notices_in} "
         "AND NOT EXISTS (SELECT 1 FROM explorer_indicatorresult r WHERE r.notice_id = n.id) "
         "AND NOT EXISTS (SELECT 1 FROM explorer_award a JOIN indicator_award_codes c ON c.award_id = a.id "
-        "WHERE a.notice_id = n.id)"
+        "WHERE a.notice_id = n.id)",
+        [codes],
     )
     notices += cursor.rowcount
     return awards, notices

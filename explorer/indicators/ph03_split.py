@@ -41,10 +41,11 @@ class SplitPurchases(Indicator):
         }
 
     def related(self) -> str | None:
+        # The other awards of the same entity and supplier: each pair once.
         return (
-            "SELECT DISTINCT b.notice_id FROM explorer_award s JOIN explorer_award b "
-            "ON b.organization_id = s.organization_id AND b.supplier_id = s.supplier_id "
-            f"WHERE s.notice_id IN (SELECT notice_id FROM {WORK_TABLE}) AND s.supplier_id IS NOT NULL"
+            "SELECT b.notice_id FROM explorer_award b WHERE (b.supplier_id, b.organization_id) IN ("
+            "SELECT s.supplier_id, s.organization_id FROM explorer_award s "
+            f"WHERE s.notice_id IN (SELECT notice_id FROM {WORK_TABLE}) AND s.supplier_id IS NOT NULL)"
         )
 
     def select(self, scope: Scope) -> tuple[str, list[Any]]:

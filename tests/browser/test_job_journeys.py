@@ -199,7 +199,8 @@ def test_the_downloaded_files_open_as_excel_would_open_them(login, worker, alice
     book = openpyxl.load_workbook(io.BytesIO(body))
     sheet = book["Awards"]
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:Q{matching + 1}"
+    last = openpyxl.utils.get_column_letter(sheet.max_column)
+    assert sheet.auto_filter.ref == f"A1:{last}{matching + 1}"
     headers = [cell.value for cell in sheet[1]]
     amount = sheet.cell(row=2, column=headers.index("Contract amount (PHP)") + 1)
     assert amount.number_format == "#,##0.00"
@@ -268,3 +269,30 @@ def test_updates_of_jobs_not_on_the_page_become_a_toast_and_no_htmx_errors(
     assert len(Job.objects.get(pk=job_id).history) >= 3  # it did push several updates
     assert page.evaluate("() => window.oobErrors") == 0
     assert not [text for text in errors if "oobErrorNoTarget" in text]
+
+
+def test_without_javascript_a_large_count_is_a_link_not_a_counting_that_never_ends(
+    live, browser, login, alice
+):
+    from tests.browser.conftest import session_cookie
+
+    demo.seed(awards=5_200, seed=46)  # past the page's count cap of 5,000
+    context = browser.new_context(base_url=live.url, java_script_enabled=False)
+    context.add_cookies([session_cookie(alice, live)])
+    page = context.new_page()
+    page.goto("/")
+    summary = page.locator("#result-totals")
+    expect(summary).to_contain_text("More than 5,000 awards")
+    expect(summary.get_by_text("counting…")).to_be_hidden()  # nothing would ever finish it
+    summary.get_by_role("link", name="Count them exactly").click()
+    expect(page.locator("h1")).to_have_text("Count and total")
+    expect(page.locator("#result-totals")).to_contain_text("5,200 awards")
+    page.get_by_role("link", name="Back to the search").click()
+    expect(page.locator("#result-totals")).to_contain_text("More than 5,000 awards")
+    context.close()
+
+    # With JavaScript the same page shows "counting…" and then the exact figures.
+    scripted = login(alice)
+    scripted.goto("/")
+    expect(scripted.locator("#result-totals")).to_contain_text("5,200 awards", timeout=30_000)
+    expect(scripted.get_by_role("link", name="Count them exactly")).to_have_count(0)

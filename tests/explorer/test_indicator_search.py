@@ -13,7 +13,7 @@ import re
 import pytest
 from django.db import connection
 
-from explorer import demo
+from explorer import demo, ocds
 from explorer.indicators import engine
 from explorer.models import Award, Notice
 from tests.explorer.test_indicators import PB, SVP, D, award, notice, org
@@ -124,6 +124,8 @@ def test_award_and_notice_pages_show_the_indicators_with_evidence(alice_client, 
     assert 'data-flag="R003"' in page
     assert "threshold" in page
     assert flagged_award.public_id.hex[:8] in page.replace("-", "")
+    ocid = ocds.ocid(reference_number=flagged_award.notice.reference_number, key=flagged_award.notice.key)
+    assert f'href="/api/ocds/releases/{ocid}/"' in page
 
 
 def test_notices_without_awards_are_findable(alice_client, flagged):

@@ -273,3 +273,47 @@ def test_v1_sample_keeps_real_closing_times_and_r003_reads_them():
     assert liliw.published_at is None  # 00:00:00.000 is a date alone
     # Published 4 January, closing 11 January 10:00: 7 whole days, not below 7.
     assert "R003" not in liliw.flags
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_whose_indicator_step_fails_still_succeeds_and_says_so(monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine, "compute_after_import", broken)
+    run = import_file(shared_file("philgeps-v1-2023-sample-11.csv"))
+    assert run.status == ImportRun.Status.SUCCEEDED
+    assert "indicators were not recomputed" in run.message
+    assert Award.objects.exists()
+
+
+def test_failed_biddings_imported_later_clear_ph04_on_the_entitys_negotiated_notice():
+    entity = org("LATE RECORDS TOWN")
+    title = "Construction of a seawall"
+    negotiated = notice(mode=TWO_FAILED, entity=entity, title=title, published=D)
+    award(negotiated, amount="100")
+    engine.compute_all()
+    assert Notice.objects.get(id=negotiated.id).flags == ["PH04"]
+    marks = engine.high_water_marks()
+    for days in (60, 120):
+        notice(entity=entity, status="Failed", title=title, published=D - dt.timedelta(days=days))
+    engine.compute_after_import(notice_after=marks[0], award_after=marks[1])
+    assert Notice.objects.get(id=negotiated.id).flags == []
+    assert Award.objects.get(notice=negotiated).flags == []
+    check()
+
+
+def test_an_older_award_imported_later_makes_a_supplier_not_new_for_ph05():
+    category = BusinessCategory.objects.create(name="Vehicles")
+    for i in range(25):
+        award(notice(category=category), who="FLEET OLD", amount="1000", day=D - dt.timedelta(days=900 + i))
+    big = award(notice(category=category), who="FLEET NEW", amount="90000", day=D)
+    engine.compute_all()
+    assert "PH05" in Award.objects.get(id=big.id).flags
+    marks = engine.high_water_marks()
+    award(
+        notice(category=category), who="FLEET NEW", amount="1", day=D - dt.timedelta(days=700)
+    )  # its history
+    engine.compute_after_import(notice_after=marks[0], award_after=marks[1])
+    assert "PH05" not in Award.objects.get(id=big.id).flags
+    check()

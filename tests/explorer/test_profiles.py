@@ -116,3 +116,21 @@ def test_without_profiles_the_page_asks_for_one_refresh_and_the_task_computes_th
     assert tasks.refresh_profiles() == Award.objects.count()
     assert cache.get(tasks.LOCK) is None
     assert _profile("OUTLIER DIRECT").components["noncompetitive"]["flag"]
+
+
+def test_indicator_flag_shares_are_components_of_the_profile_with_their_search(client, alice, constructed):
+    from explorer.indicators import CODES
+
+    code = CODES[0]
+    heavy = list(Award.objects.filter(organization__name="AGENCY 7").values_list("pk", flat=True)[:25])
+    Award.objects.filter(pk__in=heavy).update(flags=[code])
+    profiles.refresh()
+
+    component = _profile("AGENCY 7").components[f"indicator_{code}"]
+    assert component["count"] == 25
+    assert component["flag"]
+    assert component["score"] < 5
+    client.force_login(alice)
+    entity = Organization.objects.get(name="AGENCY 7")
+    html = client.get(f"/organizations/{entity.public_id}/").content.decode()
+    assert f"flag={code}" in html

@@ -235,3 +235,24 @@ def test_chi_square_tail_matches_known_values():
     assert redflags.chi2_sf_even(15.51, 8) == pytest.approx(0.05, rel=0.01)
     assert redflags.chi2_log10_sf_even(26.12, 8) == pytest.approx(-3, abs=0.01)
     assert redflags.chi2_log10_sf_even(5000, 8) < -1000
+
+
+def test_indicator_flags_are_screened_per_entity_against_the_pooled_rate_of_peers():
+    from explorer.indicators import CODES
+
+    code = CODES[0]
+    add_awards(_peer_rows(random.Random(3)))
+    heavy = list(Award.objects.filter(organization__name="AGENCY 7").values_list("pk", flat=True)[:25])
+    light = [
+        a.pk for i in range(30) if i != 7 for a in Award.objects.filter(organization__name=f"AGENCY {i}")[:1]
+    ]
+    Award.objects.filter(pk__in=heavy + light).update(flags=[code])
+
+    data = report.build(Award.objects.all())
+
+    flagged = [f for f in data["findings"] if f["evidence"].get("component") == f"indicator_{code}"]
+    assert [(f["scope"], f["name"]) for f in flagged] == [("organization", "AGENCY 7")]
+    [finding] = flagged
+    assert finding["evidence"]["count"] == 25
+    assert finding["evidence"]["peers"]["rate"] == pytest.approx(54 / 1320, abs=0.01)
+    assert _count(finding["filters"]) == 25  # the `flag` filter finds the same awards

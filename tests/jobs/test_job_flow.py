@@ -69,8 +69,8 @@ def test_xlsx_export_has_typed_cells_and_an_about_sheet(worker, client, alice):
     assert any(row[9] is not None and row[9].year >= 2000 for row in rows[1:])  # a real date cell
     assert all(isinstance(row[0], str) for row in rows[1:] if row[0])  # reference numbers stay text
     about = {row[0]: row[-1] for row in book["About this export"].iter_rows(values_only=True) if row}
-    assert about["Rows"] == job.file_rows
-    assert about["sort"] == "'-amount"  # user-controlled text never starts with a formula character
+    assert about["Awards"] == job.file_rows
+    assert about["Sort"] == "Largest amount first"  # the filters in the search form's words
 
 
 def test_cancel_while_queued_means_it_never_runs(start_worker, client, alice):

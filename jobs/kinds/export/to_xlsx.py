@@ -120,9 +120,13 @@ def _about(workbook: Any, filters: dict[str, Any], done: int) -> None:
     about.append([heading])
     if not filters:
         about.append(["(none)", "all awards"])
-    labels = {name: str(field.label or name) for name, field in SearchForm().fields.items()}
+    fields = SearchForm().fields
     for name, value in filters.items():
-        about.append([labels.get(name, name), neutralise(str(value))])
+        field = fields.get(name)
+        label = str(field.label) if field is not None and field.label else name.replace("_", " ").capitalize()
+        choices = dict(getattr(field, "choices", None) or ())
+        shown = choices.get(value, value)  # a choice in its words: "Largest amount first"
+        about.append([label, neutralise(str(shown))])
     about.append([])
     about.append(["Amounts", "Contract amounts in Philippine pesos (PHP), summed over awards only."])
     about.append(["Text", "Text starting with = + - @ has a leading apostrophe: spreadsheets never run it."])
