@@ -170,13 +170,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_daphne(log: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_daphne(log: Path, **env: str) -> tuple[subprocess.Popen[bytes], int]:
     """daphne serving the app on a free port; returns once it accepts connections."""
     import socket
 
     port = free_port()
     process = service_process(
-        ["config.server", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], log
+        ["config.server", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], log, **env
     )
     deadline = time.monotonic() + 60
     while True:
@@ -224,3 +224,219 @@ def bench_users(prefix: str, count: int, *, staff: bool = False) -> list:  # typ
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE jobs_job")
     return users
+
+
+def start_nginx(ports: list[int], folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Debian's nginx with deploy/nginx.conf in front of the daphnes on `ports` (as
+    tests/test_compose.py runs it): the upstream gets one server line per daphne, and the
+    listen port, pid and temporary files move to free/own places."""
+    import re
+    import shutil
+    import socket
+
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    upstream = re.search(r"^\s*server web:8000 (.*);$", conf, re.M)
+    if not upstream:
+        raise RuntimeError("deploy/nginx.conf: the upstream is not `server web:8000 ...;`")
+    servers = "\n".join(f"        server 127.0.0.1:{port} {upstream[1]};" for port in ports)
+    port = free_port()
+    conf = conf.replace(upstream[0], servers).replace(
+        "listen 8080;", f"listen 127.0.0.1:{port} backlog=8192;"
+    )
+    conf = conf.replace("/tmp/nginx", str(folder / "nginx"))  # noqa: S108 (the text replaced, not a path used)
+    path = folder / "nginx.conf"
+    path.write_text(conf)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    log = (folder / "nginx.log").open("ab")
+    process = subprocess.Popen(
+        [nginx, "-c", str(path), "-g", "daemon off; user root;"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return process, port
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nginx did not start; see {folder / 'nginx.log'}") from None
+            time.sleep(0.1)
+
+
+def newest_awards_filters(rows: int) -> dict[str, str]:
+    """Search filters that select about the `rows` newest awards (a date_from), or none
+    when the table holds no more than that."""
+    from explorer.models import Award
+
+    total = Award.objects.count()
+    if total <= rows:
+        return {}
+    date = (
+        Award.objects.exclude(award_date=None)
+        .order_by("-award_date")
+        .values_list("award_date", flat=True)[rows - 1]
+    )
+    return {"date_from": date.isoformat()}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def raise_open_files(wanted: int) -> int:
+    """Raise this process's open-file limit (its children inherit it) towards `wanted`."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if wanted > soft:
+        try:  # root may raise the hard limit too
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, max(wanted, hard)))
+        except (ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+WEB_APPLICATION_NAME = "philgeps-web-bench"  # daphne's sessions, by libpq's PGAPPNAME
+
+
+class CpuMeter:
+    """CPU seconds per group of processes over a time span, sampled in a thread: a process
+    tree (with children that come and go, such as the export's reader) or the PostgreSQL
+    backends whose application_name is given. A process that exits loses at most its last
+    interval."""
+
+    def __init__(self, trees: dict[str, int], backends: dict[str, str], interval: float = 0.5) -> None:
+        self.trees, self.backends, self.interval = trees, backends, interval
+        self.first: dict[tuple[str, int], float] = {}
+        self.last: dict[tuple[str, int], float] = {}
+        self.started = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _processes(self) -> list[tuple[str, psutil.Process]]:
+        found = []
+        for name, pid in self.trees.items():
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(pid)
+                found += [(name, proc) for proc in [root, *root.children(recursive=True)]]
+        if self.backends:
+            import psycopg
+            from django.db import connection
+
+            params = connection.get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            with psycopg.connect(**params, autocommit=True) as raw:
+                rows = raw.execute(
+                    "SELECT application_name, pid FROM pg_stat_activity WHERE application_name = ANY(%s)",
+                    [list(self.backends.values())],
+                ).fetchall()
+            names = {app: name for name, app in self.backends.items()}
+            for app, pid in rows:
+                with contextlib.suppress(psutil.Error):
+                    found.append((names[app], psutil.Process(pid)))
+        return found
+
+    def sample(self) -> None:
+        for name, proc in self._processes():
+            try:
+                times = proc.cpu_times()
+                created = proc.create_time()
+            except psutil.Error:
+                continue
+            key = (name, proc.pid)
+            used = times.user + times.system
+            if key not in self.first:
+                self.first[key] = 0.0 if created > self.started else used
+            self.last[key] = used
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            with contextlib.suppress(Exception):  # a sample may race a process's exit
+                self.sample()
+
+    def __enter__(self) -> CpuMeter:
+        self.started = time.time()
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        with contextlib.suppress(Exception):
+            self.sample()
+
+    def seconds(self) -> dict[str, float]:
+        totals = dict.fromkeys([*self.trees, *self.backends], 0.0)
+        for (name, _), used in self.last.items():
+            totals[name] += used - self.first[(name, _)]
+        return totals
+
+    def text(self) -> str:
+        return ", ".join(f"{name} {seconds:.0f} s" for name, seconds in self.seconds().items())
+
+
+class PySpy:
+    """py-spy sampling a process and its children while the block runs (pip install
+    py-spy; not a requirement): `top()` lists the functions with the most samples of their
+    own, and the share of samples under each given function name."""
+
+    def __init__(self, pid: int, path: Path, rate: int = 200) -> None:
+        import shutil
+
+        self.path = path
+        binary = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        self.command = [binary, "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
+                        "--rate", str(rate), "--nonblocking", "--output", str(path)]  # fmt: skip
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> PySpy:
+        if Path(self.command[0]).exists():
+            self.process = subprocess.Popen(
+                self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            )
+            time.sleep(1)  # attaching takes a moment
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def top(self, count: int = 8, under: tuple[str, ...] = ()) -> str:
+        import re
+
+        if not self.path.exists():
+            return "no profile (py-spy missing or could not attach)"
+        own: dict[str, int] = {}
+        inside = dict.fromkeys(under, 0)
+        total = 0
+        for line in self.path.read_text(errors="replace").splitlines():
+            stack, _, samples = line.rpartition(" ")
+            if not samples.isdigit():
+                continue
+            n = int(samples)
+            total += n
+            frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
+            leaf = frames[-1]
+            own[leaf] = own.get(leaf, 0) + n
+            for name in under:
+                if any(name in frame for frame in frames):
+                    inside[name] += n
+        if not total:
+            return "no samples"
+        ranked = sorted(own.items(), key=lambda item: -item[1])[:count]
+        text = "; ".join(f"`{name}` {n / total:.0%}" for name, n in ranked)
+        if under:
+            text += " | under: " + "; ".join(f"`{name}` {n / total:.0%}" for name, n in inside.items())
+        return f"{total:,} samples; own time: {text}"

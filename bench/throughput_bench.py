@@ -12,12 +12,23 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import re
 import statistics
 import threading
 import time
 
-from common import ROOT, bench_users, record, session_cookie, setup_django, start_daphne, start_worker, stop
+from common import (
+    ROOT,
+    bench_users,
+    record,
+    session_cookie,
+    setup_django,
+    start_daphne,
+    start_nginx,
+    start_worker,
+    stop,
+)
 
 FINAL = re.compile(r'data-job-id="([^"]+)" data-state="(succeeded|failed)"')
 
@@ -27,6 +38,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=25, help="jobs per user")
     parser.add_argument("--web", type=int, default=1, help="daphne processes (users split across them)")
+    parser.add_argument(
+        "--proxy", action="store_true", help="every user through nginx in front of the daphnes"
+    )
     args = parser.parse_args()
     setup_django()
     from websockets.sync.client import connect
@@ -39,6 +53,8 @@ def main() -> None:
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
     webs = [start_daphne(out / f"throughput-daphne{i}.log") for i in range(args.web)]
+    proxy = start_nginx([port for _, port in webs], out / "throughput-nginx") if args.proxy else None
+    ports = [proxy[1]] if proxy else [port for _, port in webs]
     worker = start_worker(out / "throughput-worker.log", name="throughput", concurrency=2)
     latencies: list[float] = []
     errors: list[str] = []
@@ -79,10 +95,11 @@ def main() -> None:
             api.close()
 
     threads = [
-        threading.Thread(target=user_loop, args=(token, cookie, webs[i % len(webs)][1]))
+        threading.Thread(target=user_loop, args=(token, cookie, ports[i % len(ports)]))
         for i, (token, cookie) in enumerate(zip(tokens, cookies, strict=True))
     ]
     sessions_before = _sessions()
+    load = os.getloadavg()
     try:
         started = time.perf_counter()
         for thread in threads:
@@ -92,14 +109,19 @@ def main() -> None:
         elapsed = time.perf_counter() - started
     finally:
         stop(worker)
+        if proxy:
+            stop(proxy[0])
         for daphne, _ in webs:
             stop(daphne)
     sessions = _sessions() - sessions_before
     done = Job.objects.filter(owner__in=users, state=State.SUCCEEDED).count()
     record(
-        f"Small-job throughput through the whole path (2 worker processes, {args.web} daphne)",
-        f"python bench/throughput_bench.py --users {args.users} --jobs {args.jobs} --web {args.web}",
+        f"Small-job throughput through the whole path (2 worker processes, {args.web} daphne"
+        + (" behind nginx)" if proxy else ")"),
+        f"python bench/throughput_bench.py --users {args.users} --jobs {args.jobs} --web {args.web}"
+        + (" --proxy" if proxy else ""),
         [
+            f"load average before the run {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1, 5, 15 min)",
             f"{len(latencies):,} ping jobs seen succeeded on the users' sockets in {elapsed:.1f} s: "
             f"**{len(latencies) / elapsed:,.0f} jobs/s** ({args.users} users, one job in flight each)",
             f"per job, POST -> final fragment: median {statistics.median(latencies) * 1000:.0f} ms, "

@@ -208,6 +208,21 @@ if DB_POOL:
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Workers share the machine with the pages (jobs/worker_process.py, applied in each Celery
+# pool process). They run at a lower CPU priority, and their database sessions carry their
+# own settings: libpq `options` (e.g. "-c work_mem=64MB -c max_parallel_workers_per_gather=0"),
+# optionally as another role (WORKER_DATABASE_URL) whose ALTER ROLE ... SET applies too.
+# A page's search keeps the CPU it needs while an export or report runs
+# (bench/search_load_bench.py). The local in-process worker (a thread of daphne) keeps
+# the web process's settings.
+WORKER_NICE = env_int("WORKER_NICE", 10, minimum=0)
+if WORKER_NICE > 19:
+    raise ImproperlyConfigured(f"WORKER_NICE must be at most 19, not {WORKER_NICE}")
+WORKER_DATABASE_URL = env_str("WORKER_DATABASE_URL")
+# After a statement_timeout of the job's hard time limit (no query outlives its job),
+# which these options may override.
+WORKER_DB_OPTIONS = env_str("WORKER_DB_OPTIONS")
+
 # Statement timeout for one search facet or aggregate on a page (ms); a slower one shows
 # "timed out" instead of holding the page.
 FACET_TIMEOUT_MS = env_int("FACET_TIMEOUT_MS", 1500, minimum=1)

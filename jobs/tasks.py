@@ -8,7 +8,7 @@ import logging
 from celery import Task, shared_task
 from celery.signals import worker_process_init
 
-from jobs import execution, maintenance, progress
+from jobs import execution, maintenance, progress, worker_process
 
 logger = logging.getLogger(__name__)
 
@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 @worker_process_init.connect
 def _in_worker_process(**kwargs: object) -> None:
     progress.use_sender_thread()
+    worker_process.isolate()
 
 
 @shared_task(bind=True, name="jobs.tasks.run_job")

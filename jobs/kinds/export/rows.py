@@ -119,7 +119,8 @@ def rows(awards: QuerySet[Award]) -> Iterator[Sequence[Any]]:
     yield from _rows_from_reader_process(sql, list(sql_params))
 
 
-DATABASE_KEYS = ("NAME", "USER", "PASSWORD", "HOST", "PORT")
+# OPTIONS too: the reader runs with the worker's session settings (jobs/worker_process.py).
+DATABASE_KEYS = ("NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
 
 
 def _rows_from_reader_process(sql: str, params: list[Any]) -> Iterator[Sequence[Any]]:

@@ -8,7 +8,6 @@ that fits their usual content, and an "About this export" sheet says what was ex
 
 from __future__ import annotations
 
-from copy import copy
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +52,11 @@ def write(run: Run, awards: QuerySet[Award], path: Path, total: int) -> int:
         sheet.append(header_cells)
         return sheet
 
-    # One styled cell per format; each data cell copies its style array (creating the
-    # style per cell through openpyxl's setters would cost several times the write).
+    # One styled cell per format; each data cell shares its style array (creating the
+    # style per cell through openpyxl's setters would cost several times the write). A
+    # write-only cell is written once and dropped, and writing only reads the array (it
+    # looks up its style id), so one array serves every cell of its format; copying it
+    # per cell cost 5 array copies a row (bench/RESULTS.md, issue 22).
     styles: dict[str, Any] = {}
 
     def styled(sheet: Any, value: Any, kind: str) -> Any:
@@ -63,7 +65,7 @@ def write(run: Run, awards: QuerySet[Award], path: Path, total: int) -> int:
             template = WriteOnlyCell(sheet)
             template.number_format = AMOUNT_FORMAT if kind == "number" else DATE_FORMAT
             styles[kind] = template._style
-        cell._style = copy(styles[kind])
+        cell._style = styles[kind]
         return cell
 
     sheets: list[tuple[Any, int]] = []
