@@ -31,7 +31,8 @@ def worker_options(options: dict[str, Any]) -> dict[str, Any]:
     timeout_ms = settings.CELERY_TASK_TIME_LIMIT * 1000
     parts = (options.get("options", ""), f"-c statement_timeout={timeout_ms}", settings.WORKER_DB_OPTIONS)
     libpq = " ".join(part for part in parts if part)
-    return {**options, "options": libpq, "application_name": APPLICATION_NAME}
+    # An application_name the database URL sets is the operator's (or a test's): it stays.
+    return {"application_name": APPLICATION_NAME, **options, "options": libpq}
 
 
 def lower_priority(nice: int) -> int:

@@ -46,6 +46,8 @@ def test_worker_options_add_the_timeout_and_name_after_the_existing_options(sett
     assert options["options"] == (
         "-c search_path=public -c statement_timeout=100000 -c work_mem=3MB -c statement_timeout=5000"
     )
+    # A name the database URL gives (?application_name=...) is kept.
+    assert worker_process.worker_options({"application_name": "mine"})["application_name"] == "mine"
 
 
 @pytest.fixture
