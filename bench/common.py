@@ -172,21 +172,12 @@ def free_port() -> int:
 
 def start_daphne(log: Path, **env: str) -> tuple[subprocess.Popen[bytes], int]:
     """daphne serving the app on a free port; returns once it accepts connections."""
-    import socket
 
     port = free_port()
     process = service_process(
         ["config.server", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], log, **env
     )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process, port
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"daphne did not start; see {log}") from None
-            time.sleep(0.1)
+    return process, _listening(process, port, 60, f"daphne did not start; see {log}")
 
 
 def session_cookie(user) -> str:  # type: ignore[no-untyped-def]
@@ -232,7 +223,6 @@ def start_nginx(ports: list[int], folder: Path) -> tuple[subprocess.Popen[bytes]
     listen port, pid and temporary files move to free/own places."""
     import re
     import shutil
-    import socket
 
     folder.mkdir(parents=True, exist_ok=True)
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
@@ -255,14 +245,22 @@ def start_nginx(ports: list[int], folder: Path) -> tuple[subprocess.Popen[bytes]
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 30
+    return process, _listening(process, port, 30, f"nginx did not start; see {folder / 'nginx.log'}")
+
+
+def _listening(process: subprocess.Popen[bytes], port: int, seconds: float, failure: str) -> int:
+    """`port` once something accepts connections on it; RuntimeError(failure) if `process`
+    exits or `seconds` pass first."""
+    import socket
+
+    deadline = time.monotonic() + seconds
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process, port
+            return port
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"nginx did not start; see {folder / 'nginx.log'}") from None
+                raise RuntimeError(failure) from None
             time.sleep(0.1)
 
 

@@ -65,7 +65,10 @@ class Indicator:
         return {}
 
     def select(self, scope: Scope) -> tuple[str, list[Any]]:
-        raise NotImplementedError
+        """The SELECT of this indicator's results in `scope`, for the default insert().
+        An indicator implements this or, when one SELECT cannot say it (R048's quartiles
+        over every supplier), insert() itself."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither select() nor insert()")
 
     def related(self) -> str | None:
         """SQL selecting further notice ids whose result may change when the notices in
