@@ -18,6 +18,7 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from django import forms
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -62,10 +63,10 @@ def throttled(request: Request) -> JsonResponse | None:
     return response
 
 
-def package_response(request: Request, releases: list[dict[str, Any]], **extra: Any) -> HttpResponse:
+def package_response(request: Request, releases: list[ocds.Release], **extra: Any) -> HttpResponse:
     package = {
         **ocds.package_metadata(uri=request.build_absolute_uri(), published=timezone.now()),
-        "releases": releases,
+        "releases": [orjson.Fragment(release.json()) for release in releases],
         **extra,
     }
     return HttpResponse(ocds.dumps(package), content_type="application/json")
@@ -93,7 +94,7 @@ def releases(request: Request) -> HttpResponse:
     ids = page_ids(awards, after=after, since=since, limit=limit + 1)
     more = len(ids) > limit
     ids = ids[:limit]
-    found = [release for release, _ in ocds.releases_of(ids)] if ids else []
+    found = ocds.releases_of(ids) if ids else []
     extra = {}
     if more:
         query = {**{k: v for k, v in request.GET.items() if k != "after"}, "after": str(ids[-1])}
@@ -136,4 +137,4 @@ def release(request: Request, ocid: str) -> HttpResponse:
     ids = list(ocds.notice_for_ocid(ocid).values_list("id", flat=True)[:1])
     if not ids:
         return error(404, "No release with this ocid.")
-    return package_response(request, [found for found, _ in ocds.releases_of(ids)])
+    return package_response(request, ocds.releases_of(ids))

@@ -4,8 +4,8 @@ Release packages are split at PACKAGE_MAX_AWARDS awards or PACKAGE_MAX_BYTES byt
 (OCDS bulk guidance: at most 250,000 awards or 1 GB per package), named
 `releases-0001.json`, `releases-0002.json`, ...; `compiled-releases.jsonl` holds one
 compiled release per line (what Cardinal and the OCP Data Registry read). Each release
-is serialised once per member and written as it is made, so memory stays flat (see
-BulkWriter for how the two members are written at once).
+comes from PostgreSQL as JSON text (explorer/ocds.py) and is written as it is made, so
+memory stays flat (see BulkWriter for how the two members are written at once).
 """
 
 from __future__ import annotations
@@ -166,8 +166,8 @@ class BulkWriter:
             self._member.close()
             self._member = None
 
-    def add(self, release: dict[str, Any], awards: int) -> None:
-        data = ocds.dumps(release)
+    def add(self, release: ocds.Release) -> None:
+        data, awards = release.json(), release.awards
         if self._member is not None and (
             self._member_awards + awards > self.max_awards
             or self._member_bytes + len(data) + 3 > self.max_bytes
@@ -182,7 +182,7 @@ class BulkWriter:
         self._first = False
         self._member_awards += awards
         self._member_bytes += len(data) + 1
-        self._compiled.write(ocds.dumps(ocds.compiled(release)) + b"\n")
+        self._compiled.write(release.compiled_json() + b"\n")
         self.counts.releases += 1
         self.counts.awards += awards
 
@@ -258,8 +258,8 @@ def write_zip(
     """Every release of `notice_ids` into the ZIP at `path`; `progress` after each batch."""
     writer = BulkWriter(path, uri=uri, published=published, **limits)
     try:
-        for seen, (release, awards) in enumerate(ocds.releases(notice_ids), 1):
-            writer.add(release, awards)
+        for seen, release in enumerate(ocds.releases(notice_ids), 1):
+            writer.add(release)
             if progress is not None and not seen % ocds.BATCH_NOTICES:
                 progress(writer.counts)
         return writer.close()

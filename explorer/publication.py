@@ -54,9 +54,9 @@ def publish(root: Path | None = None) -> dict[str, Any]:
 
     try:
         writer(ALL_NAME)
-        for release, awards in ocds.releases(ocds.notice_ids(Notice.objects.all())):
-            writers[ALL_NAME].add(release, awards)
-            writer(year_name(release["date"][:4])).add(release, awards)
+        for release in ocds.releases(ocds.notice_ids(Notice.objects.all())):
+            writers[ALL_NAME].add(release)
+            writer(year_name(release.day[:4])).add(release)
         counts = {name: w.close() for name, w in writers.items()}
     except BaseException:
         for w in writers.values():
