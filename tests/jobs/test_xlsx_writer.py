@@ -63,7 +63,7 @@ def test_markup_and_line_ends_come_back_exactly(text):
     assert ET.fromstring(xml).findtext("t") == text
 
 
-@pytest.mark.parametrize("text", [" leading", "trailing ", "\nnewline first", "\rcr first", "  "])
+@pytest.mark.parametrize("text", [" leading", "trailing ", "\nnl first", "\rcr first", "cr last\r", "   "])
 def test_space_at_either_end_is_marked_to_be_kept(text):
     element = ET.fromstring(to_xlsx.text_xml(text))
 

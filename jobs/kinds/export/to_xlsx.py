@@ -99,12 +99,11 @@ def _careful(value: str) -> str:
     """`value` as the content of a `<t>`: illegal characters dropped, markup escaped, and
     the space at either end kept (Excel trims it without `xml:space`)."""
     value = _ILLEGAL.sub("", value)
+    preserve = value.startswith(_SPACE) or value.endswith(_SPACE)
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     # a bare CR would reach the reader as LF (XML end-of-line handling)
     value = value.replace("\r", "&#13;")
-    if value.startswith(_SPACE) or value.endswith(_SPACE) or value.startswith("&#13;"):
-        return f'<t xml:space="preserve">{value}</t>'
-    return f"<t>{value}</t>"
+    return f'<t xml:space="preserve">{value}</t>' if preserve else f"<t>{value}</t>"
 
 
 def text_xml(value: str) -> str:
