@@ -1,7 +1,8 @@
 """`python -m jobs.export_reader`: runs an export's query and streams its rows back.
 
-The xlsx writer spends ~106 µs a row in openpyxl; turning PostgreSQL's answer into Python
-values cost another 16-20 µs in the same process (bench/RESULTS.md). In this child process
+The xlsx writer spent ~106 µs a row in openpyxl (it now writes the XML itself, ~15 µs);
+turning PostgreSQL's answer into Python values cost another 16-20 µs in the same process
+(bench/RESULTS.md). In this child process
 that work happens on the other core, and the writer only unpickles (~1 µs a row). It
 speaks explorer/frames.py's protocol (ChildProcess, serve): the parent sends
 ("query", (sql, params, database)) on stdin, database being its connection's settings;
