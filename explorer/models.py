@@ -357,15 +357,20 @@ class SupplierStats(models.Model):
 
 
 class CategoryCut(models.Model):
-    """PH05's baseline per business category: the percentile of its live awards' amounts
-    (categories with enough awards only). Stored so that an import can tell which categories'
-    cut moved and re-judge only the awards the move concerns (ph05_new_supplier.py)."""
+    """PH05's baseline per business category: the percentile of its live awards' amounts,
+    with what an import needs to move it without reading the category: the number of those
+    amounts, the one at the percentile's rank (`anchor`) and how many are below it, and the
+    largest award id counted (explorer/indicators/ph05_new_supplier.py)."""
 
     category = models.OneToOneField(
         BusinessCategory, primary_key=True, on_delete=models.CASCADE, related_name="+"
     )
     awards = models.IntegerField()
-    cut = models.FloatField()
+    # None below MIN_CATEGORY_AWARDS amounts: no baseline.
+    cut = models.FloatField(null=True)
+    anchor = models.DecimalField(max_digits=18, decimal_places=2, null=True)
+    below = models.IntegerField()
+    last_award_id = models.BigIntegerField()
 
     def __str__(self) -> str:
         return f"category {self.category_id}: {self.cut} over {self.awards} awards"
