@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import random
 import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from explorer.importer import import_file
 from explorer.indicators import INDICATORS, engine
@@ -444,3 +446,37 @@ def test_an_incremental_run_before_the_baselines_were_ever_computed_builds_them(
     )
     assert SupplierStats.objects.count() == 4
     assert CategoryCut.objects.count() == 1
+
+
+@pytest.mark.parametrize("percentile", [0.9, 0.5])
+def test_category_percentiles_stepped_after_imports_equal_postgres_percentile_cont(settings, percentile):
+    settings.INDICATOR_NEW_SUPPLIER_PERCENTILE = percentile
+    rng = random.Random(18)
+    category = BusinessCategory.objects.create(name="Stepped")
+    for _ in range(25):
+        award(notice(category=category), who="BASE", amount=rng.choice(["100", "200", "300"]), day=D)
+    engine.compute_all()
+    fields = ("awards", "cut", "anchor", "below")
+    for step in range(12):
+        marks = engine.high_water_marks()
+        # Small amounts step the rank down from the anchor, large ones up; ties and
+        # cancelled awards (not counted) on the way.
+        amounts = ["1", "2", "3", "50"] if step % 3 else ["300", "5000", "99999"]
+        for _ in range(rng.randint(1, 30 if step % 3 else 7)):
+            status = "Cancelled" if rng.random() < 0.2 else "Posted"
+            award(
+                notice(category=category), who=f"NEW {step}", amount=rng.choice(amounts), day=D, status=status
+            )
+        engine.compute_after_import(notice_after=marks[0], award_after=marks[1])
+        stepped = CategoryCut.objects.filter(category=category).values(*fields).get()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT percentile_cont(%s) WITHIN GROUP (ORDER BY amount) FROM explorer_award "
+                "WHERE category_id = %s AND amount IS NOT NULL AND status NOT ILIKE 'cancel%%'",
+                [percentile, category.id],
+            )
+            assert stepped["cut"] == cursor.fetchone()[0]
+        incremental = snapshot()
+        engine.compute_all()
+        assert CategoryCut.objects.filter(category=category).values(*fields).get() == stepped
+        assert snapshot() == incremental
