@@ -23,6 +23,12 @@ from explorer.indicators.base import DIRTY_TABLE, WORK_TABLE, Indicator, Scope
 
 Progress = Callable[[int, int, str], None]
 
+# The advisory lock that makes indicator runs take turns (an import's and a job's): the
+# stored baselines are updated by adding an import's awards, so two runs at once over the
+# same awards (an import's high-water marks also take in a concurrent import's rows) would
+# count them twice.
+RUN_LOCK = 18_000_001
+
 
 @dataclass
 class Computed:
@@ -90,6 +96,7 @@ def _run(
     chosen = [INDICATORS[code] for code in (codes or INDICATORS)]
     done = Computed(full=full)
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RUN_LOCK])
         cursor.execute("SET LOCAL work_mem = '128MB'")
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {DIRTY_TABLE} (notice_id bigint PRIMARY KEY) ON COMMIT DROP"
