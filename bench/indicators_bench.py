@@ -8,9 +8,11 @@ find nothing to work on: `--prepare` gives every award a UNSPSC code (its segmen
 category, its class from its id), 5 % of the open notices one bidder, and 10 % of them a
 closing date 1-14 days after publication (run it once; it rewrites the rows).
 
-From scratch: the results table emptied and every flag cleared, then engine.compute_all().
-Incremental: N new awards on N new notices copied from existing ones (an import of N rows),
-then engine.compute_after_import() as the importer calls it. Search: the search page
+From scratch: the results and the stored baselines (SupplierStats, CategoryCut) emptied and
+every flag cleared, then engine.compute_all(). Incremental: N new awards on N new notices
+copied from existing ones (an import of N rows), then engine.compute_after_import() as the
+importer calls it; each line gives the seconds per indicator and for the flags, and the
+notices in scope (those whose flags were refreshed). Search: the search page
 through Django's test Client (form, page, count, facets, rendering), median of --repeat
 after a warm-up.
 """
@@ -54,7 +56,7 @@ def from_scratch() -> tuple[float, object]:
     from explorer.indicators import engine
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE explorer_indicatorresult")
+        cursor.execute("TRUNCATE explorer_indicatorresult, explorer_supplierstats, explorer_categorycut")
         cursor.execute("UPDATE explorer_award SET flags = '{}' WHERE flags <> '{}'")
         cursor.execute("UPDATE explorer_notice SET flags = '{}' WHERE flags <> '{}'")
         cursor.execute("VACUUM ANALYZE explorer_award")
@@ -185,7 +187,7 @@ def main() -> None:
         print(lines[-1], flush=True)
     for n in (int(x) for x in args.sizes.split(",")):
         seconds, done = incremental(n)
-        slow = ", ".join(f"{code} {s:.1f} s" for code, s in done.seconds.items())
+        slow = ", ".join(f"{code} {s:.2f} s" for code, s in done.seconds.items())
         lines.append(
             f"incremental after {n:,} new awards: **{seconds:.1f} s** ({done.notices_in_scope:,} notices in "
             f"scope; {slow})"

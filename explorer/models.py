@@ -196,6 +196,15 @@ class Award(models.Model):
             models.Index(fields=["supplier", "award_date", "id"], name="award_supplier_date_id"),
             # Facet and filter on procurement mode.
             models.Index(fields=["procurement_mode"], name="award_mode"),
+            # PH05's category percentiles (an index-only scan per category, status read from the
+            # index for the cancelled test) and, after an import, the awards between a
+            # category's old and new percentile (explorer/indicators/ph05_new_supplier.py).
+            models.Index(
+                fields=["category", "amount"],
+                include=["status"],
+                condition=models.Q(amount__isnull=False, category__isnull=False),
+                name="award_category_amount",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -325,6 +334,46 @@ class IndicatorResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} on {self.scope} {self.notice_id or self.supplier_id}"
+
+
+class SupplierStats(models.Model):
+    """Per-supplier figures that indicator baselines are computed from, so that an import
+    updates them from its own awards instead of reading every award: R048's processes and
+    UNSPSC segments (its fence is over all suppliers) and PH05's first award.
+    Written by explorer/indicators/supplier_stats.py only."""
+
+    supplier = models.OneToOneField(Supplier, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    # R048: distinct live notices among the supplier's single-supplier awards, and their
+    # distinct 2-digit UNSPSC segments.
+    processes = models.IntegerField()
+    segments = ArrayField(models.CharField(max_length=2), default=list)
+    # PH05: the date of the supplier's first live award.
+    first_award = models.DateField(null=True)
+    # The largest award id counted: an import adds the supplier's awards above it only.
+    last_award_id = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"supplier {self.supplier_id}: {self.processes} processes, {len(self.segments)} segments"
+
+
+class CategoryCut(models.Model):
+    """PH05's baseline per business category: the percentile of its live awards' amounts,
+    with what an import needs to move it without reading the category: the number of those
+    amounts, the one at the percentile's rank (`anchor`) and how many are below it, and the
+    largest award id counted (explorer/indicators/ph05_new_supplier.py)."""
+
+    category = models.OneToOneField(
+        BusinessCategory, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    awards = models.IntegerField()
+    # None below MIN_CATEGORY_AWARDS amounts: no baseline.
+    cut = models.FloatField(null=True)
+    anchor = models.DecimalField(max_digits=18, decimal_places=2, null=True)
+    below = models.IntegerField()
+    last_award_id = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"category {self.category_id}: {self.cut} over {self.awards} awards"
 
 
 class RiskProfile(models.Model):

@@ -5,6 +5,13 @@ processes an import touched (a `Scope`). It writes IndicatorResult rows (code, s
 notice/award/organization/supplier, value, evidence); explorer/indicators/engine.py
 then refreshes the `flags` arrays of the awards and notices concerned. A result is a
 deviation worth a look, with its evidence, against a stated baseline: never a verdict.
+
+Most indicators judge a notice on its own rows (and a few neighbours, `related()`): the
+engine deletes their results in scope and inserts the new ones. Those whose results depend
+on rows far from the import (a fence over all suppliers, windows across notices, category
+percentiles) set `refreshes` and bring their results up to date themselves (`refresh()`),
+from stored baselines, writing only the rows that differ (`write_results()`). Either way an
+incremental run leaves the same results as a run from scratch.
 """
 
 from __future__ import annotations
@@ -18,6 +25,11 @@ ResultScope = Literal["process", "award", "supplier"]
 
 # The temporary table of notice ids an incremental run covers (engine.py fills it).
 WORK_TABLE = "indicator_work"
+# The temporary table of notices whose flags may change (engine.py refreshes them at the end).
+DIRTY_TABLE = "indicator_dirty"
+# The temporary table of an indicator's new results that write_results() stores.
+NEW_TABLE = "indicator_new"
+RESULT_COLUMNS = "notice_id, award_id, organization_id, supplier_id, value, evidence"
 # Awards and notices whose PhilGEPS status says they were cancelled take no part.
 NOT_CANCELLED = "NOT ({column} ILIKE 'cancel%%')"
 
@@ -48,17 +60,17 @@ def competitive(column: str) -> tuple[str, list[str]]:
 
 class Indicator:
     """One indicator. Subclasses set the class attributes and implement `select` (one
-    SELECT of notice_id, award_id, organization_id, supplier_id, value, evidence) or
-    override `insert`."""
+    SELECT of notice_id, award_id, organization_id, supplier_id, value, evidence),
+    override `insert`, or set `refreshes` and implement `refresh`."""
 
     code: ClassVar[str]
     label: ClassVar[str]
     explanation: ClassVar[str]  # one plain-language sentence, shown with every badge
     source: ClassVar[str]  # Cardinal code, DIGIWHIST/opentender, ProZorro, RA 9184 section
     scope: ClassVar[ResultScope]
-    # True when the results depend on the whole data (quartiles, percentiles): an
-    # incremental run recomputes it everywhere (still one set-based statement).
-    always_full: ClassVar[bool] = False
+    # True when the indicator keeps its results up to date itself (refresh()) instead of the
+    # engine's delete and insert per notice in scope.
+    refreshes: ClassVar[bool] = False
 
     def settings(self) -> dict[str, Any]:
         """The settings it reads, by name (shown on the pages and written in the output)."""
@@ -66,8 +78,7 @@ class Indicator:
 
     def select(self, scope: Scope) -> tuple[str, list[Any]]:
         """The SELECT of this indicator's results in `scope`, for the default insert().
-        An indicator implements this or, when one SELECT cannot say it (R048's quartiles
-        over every supplier), insert() itself."""
+        An indicator implements this, or insert() itself, or (`refreshes`) refresh()."""
         raise NotImplementedError(f"{type(self).__name__} implements neither select() nor insert()")
 
     def related(self) -> str | None:
@@ -87,3 +98,58 @@ class Indicator:
             [self.code, self.scope, *params],
         )
         return {}
+
+    def refresh(self, cursor: Any, scope: Scope) -> dict[str, Any]:
+        """For `refreshes` indicators: compute every result (scope.full), or bring the stored
+        ones up to date after the notices in WORK_TABLE changed, through write_results(), so
+        that they equal a run from scratch; return the meta."""
+        raise NotImplementedError(f"{type(self).__name__} sets refreshes but has no refresh()")
+
+
+def new_results(cursor: Any, sql: str | None = None, params: list[Any] | None = None) -> None:
+    """An empty NEW_TABLE, filled with the rows of `sql` (a SELECT of RESULT_COLUMNS) if given."""
+    cursor.execute(f"DROP TABLE IF EXISTS {NEW_TABLE}")
+    cursor.execute(
+        f"CREATE TEMP TABLE {NEW_TABLE} (notice_id bigint, award_id bigint, organization_id bigint, "
+        "supplier_id bigint, value float, evidence jsonb) ON COMMIT DROP"
+    )
+    if sql is not None:
+        cursor.execute(f"INSERT INTO {NEW_TABLE} SELECT {RESULT_COLUMNS} FROM ({sql}) q", params or [])
+
+
+def write_results(cursor: Any, indicator: Indicator, region: str, params: list[Any] | None = None) -> None:
+    """Make the stored results of `indicator` in `region` (an SQL condition on the stored
+    row `r`) equal the rows of NEW_TABLE: delete the stored rows no new row repeats, insert
+    the new rows not stored yet, and leave identical rows alone. The notices of the rows
+    deleted or inserted (for a supplier's row, the notices of its awards) go to DIRTY_TABLE."""
+    cursor.execute(f"ANALYZE {NEW_TABLE}")
+    # The row's key column first: an equality the anti-joins can hash or look up.
+    key = {"process": "notice_id", "award": "award_id", "supplier": "supplier_id"}[indicator.scope]
+    same = (
+        f"x.{key} = r.{key} AND x.notice_id IS NOT DISTINCT FROM r.notice_id "
+        "AND x.award_id IS NOT DISTINCT FROM r.award_id "
+        "AND x.organization_id IS NOT DISTINCT FROM r.organization_id "
+        "AND x.supplier_id IS NOT DISTINCT FROM r.supplier_id "
+        "AND x.value = r.value AND x.evidence = r.evidence"
+    )
+    cursor.execute("DROP TABLE IF EXISTS indicator_changed")
+    cursor.execute(
+        "CREATE TEMP TABLE indicator_changed ON COMMIT DROP AS WITH gone AS ("
+        f"DELETE FROM explorer_indicatorresult r WHERE r.code = %s AND {region} "
+        f"AND NOT EXISTS (SELECT 1 FROM {NEW_TABLE} x WHERE {same}) RETURNING r.notice_id, r.supplier_id) "
+        "SELECT * FROM gone",
+        [indicator.code, *(params or [])],
+    )
+    cursor.execute(
+        "WITH added AS (INSERT INTO explorer_indicatorresult (code, scope, "
+        f"{RESULT_COLUMNS}, computed_at) SELECT %s, %s, x.*, now() FROM {NEW_TABLE} x "
+        f"WHERE NOT EXISTS (SELECT 1 FROM explorer_indicatorresult r WHERE r.code = %s AND {same}) "
+        "RETURNING notice_id, supplier_id) INSERT INTO indicator_changed SELECT * FROM added",
+        [indicator.code, indicator.scope, indicator.code],
+    )
+    cursor.execute(
+        f"INSERT INTO {DIRTY_TABLE} SELECT notice_id FROM indicator_changed WHERE notice_id IS NOT NULL "
+        "UNION SELECT a.notice_id FROM indicator_changed c "
+        "JOIN explorer_award a ON a.supplier_id = c.supplier_id "
+        "WHERE c.notice_id IS NULL ON CONFLICT DO NOTHING"
+    )

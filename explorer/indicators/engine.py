@@ -1,9 +1,12 @@
 """Computing the indicators: from scratch, or for the processes an import touched.
 
 Each indicator deletes its old results in scope and inserts the new ones in one
-set-based statement (base.py). The `flags` arrays are then rewritten only where they
-change, for the awards and notices whose results may have changed: an UPDATE of an award
-rewrites its row and its full-text entry, so untouched rows are left alone.
+set-based statement, or, when its results depend on rows far from the import (R048, PH03,
+PH05: `refreshes`), brings them up to date itself from its stored baselines (base.py). An
+incremental run costs in proportion to the import and leaves the same results as a run
+from scratch. The `flags` arrays are then rewritten only where they change, for the awards
+and notices whose results may have changed: an UPDATE of an award rewrites its row and its
+full-text entry, so untouched rows are left alone.
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from explorer.indicators import INDICATORS
-from explorer.indicators.base import WORK_TABLE, Indicator, Scope
-
-DIRTY_TABLE = "indicator_dirty"
+from explorer.indicators import INDICATORS, supplier_stats
+from explorer.indicators.base import DIRTY_TABLE, WORK_TABLE, Indicator, Scope
 
 Progress = Callable[[int, int, str], None]
+
+# The advisory lock that makes indicator runs take turns (an import's and a job's): the
+# stored baselines are updated by adding an import's awards, so two runs at once over the
+# same awards (an import's high-water marks also take in a concurrent import's rows) would
+# count them twice.
+RUN_LOCK = 18_000_001
 
 
 @dataclass
@@ -48,7 +55,7 @@ def compute_all(
 
 def compute_for_notices(notice_ids: Iterable[int], *, progress: Progress | None = None) -> Computed:
     """The indicators for these notices (an import's) and the neighbours their results
-    depend on; indicators over the whole data (always_full) are recomputed in full."""
+    depend on, equal to what compute_all() would leave."""
     return _run(list(notice_ids), progress=progress)
 
 
@@ -89,6 +96,7 @@ def _run(
     chosen = [INDICATORS[code] for code in (codes or INDICATORS)]
     done = Computed(full=full)
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RUN_LOCK])
         cursor.execute("SET LOCAL work_mem = '128MB'")
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {DIRTY_TABLE} (notice_id bigint PRIMARY KEY) ON COMMIT DROP"
@@ -96,16 +104,19 @@ def _run(
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {WORK_TABLE} (notice_id bigint PRIMARY KEY) ON COMMIT DROP"
         )
+        supplier_stats.begin(cursor)
         for step, indicator in enumerate(chosen):
             if should_stop and should_stop():
                 raise Stopped
             if progress:
                 progress(step, len(chosen) + 1, f"{indicator.code} {indicator.label}")
             started = time.monotonic()
-            whole = full or indicator.always_full
-            if not whole:
+            if not full:
                 _fill_work(cursor, notice_ids or [], indicator)
-            done.meta[indicator.code] = _replace(cursor, indicator, Scope(full=whole), track=not full)
+            if indicator.refreshes:
+                done.meta[indicator.code] = indicator.refresh(cursor, Scope(full=full))
+            else:
+                done.meta[indicator.code] = _replace(cursor, indicator, Scope(full=full))
             done.results[indicator.code] = _count(cursor, indicator.code)
             done.seconds[indicator.code] = round(time.monotonic() - started, 3)
         if progress:
@@ -136,43 +147,18 @@ def _fill_work(cursor: Any, notice_ids: list[int], indicator: Indicator) -> None
     related = indicator.related()
     if related:
         cursor.execute(f"INSERT INTO {WORK_TABLE} {related} ON CONFLICT DO NOTHING", [])
-    # Every notice in the work scope may change flags.
-    cursor.execute(f"INSERT INTO {DIRTY_TABLE} SELECT notice_id FROM {WORK_TABLE} ON CONFLICT DO NOTHING")
+    if not indicator.refreshes:
+        # Every notice in the work scope may change flags (a refreshing indicator marks the
+        # notices whose results it changed itself).
+        cursor.execute(f"INSERT INTO {DIRTY_TABLE} SELECT notice_id FROM {WORK_TABLE} ON CONFLICT DO NOTHING")
     cursor.execute(f"ANALYZE {WORK_TABLE}")
 
 
-def _replace(cursor: Any, indicator: Indicator, scope: Scope, *, track: bool) -> dict[str, Any]:
-    """Delete the indicator's results in scope and insert the new ones. With `track`, the
-    notices whose results appeared or disappeared are added to the dirty table."""
-    code = indicator.code
+def _replace(cursor: Any, indicator: Indicator, scope: Scope) -> dict[str, Any]:
+    """Delete the indicator's results in scope and insert the new ones."""
     where = "code = %s" if scope.full else f"code = %s AND {scope.on('notice_id')}"
-    if track and scope.full:
-        # Remember the old results to mark the notices whose results change (below).
-        cursor.execute("DROP TABLE IF EXISTS indicator_old")
-        cursor.execute(
-            "CREATE TEMP TABLE indicator_old ON COMMIT DROP AS "
-            "SELECT notice_id, award_id, supplier_id FROM explorer_indicatorresult WHERE code = %s",
-            [code],
-        )
-    cursor.execute(f"DELETE FROM explorer_indicatorresult WHERE {where}", [code])
-    meta = indicator.insert(cursor, scope)
-    if track and scope.full:
-        changed = (
-            "SELECT notice_id, award_id, supplier_id FROM indicator_old EXCEPT "
-            "SELECT notice_id, award_id, supplier_id FROM explorer_indicatorresult WHERE code = %s "
-            "UNION ALL (SELECT notice_id, award_id, supplier_id FROM "
-            "explorer_indicatorresult WHERE code = %s "
-            "EXCEPT SELECT notice_id, award_id, supplier_id FROM indicator_old)"
-        )
-        cursor.execute(
-            f"INSERT INTO {DIRTY_TABLE} SELECT DISTINCT x.notice_id FROM ("
-            f"SELECT c.notice_id FROM ({changed}) c WHERE c.notice_id IS NOT NULL "
-            f"UNION ALL SELECT a.notice_id FROM ({changed}) c JOIN "
-            "explorer_award a ON a.supplier_id = c.supplier_id "
-            "WHERE c.notice_id IS NULL) x ON CONFLICT DO NOTHING",
-            [code, code, code, code],
-        )
-    return meta
+    cursor.execute(f"DELETE FROM explorer_indicatorresult WHERE {where}", [indicator.code])
+    return indicator.insert(cursor, scope)
 
 
 def _count(cursor: Any, code: str) -> int:

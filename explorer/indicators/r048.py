@@ -1,4 +1,9 @@
-"""R048 heterogeneous supplier (Cardinal's definition, per supplier)."""
+"""R048 heterogeneous supplier (Cardinal's definition, per supplier).
+
+The per-supplier processes and segments are stored (supplier_stats.py), so an incremental
+run updates them from the import's awards, computes the fence over the stored rows of
+every supplier (a small table, no award read), and rewrites the results that differ: a
+moved fence can flip suppliers anywhere, and changes every result's evidence."""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from typing import Any
 
 from django.conf import settings
 
-from explorer.indicators.base import NOT_CANCELLED, Indicator, Scope
+from explorer.indicators import supplier_stats
+from explorer.indicators.base import NEW_TABLE, Indicator, Scope, new_results, write_results
 
 
 def quantile_r8(values: list[float], p: float) -> float:
@@ -25,15 +31,6 @@ def quantile_r8(values: list[float], p: float) -> float:
     return float(xs[low - 1] + (h - low) * (xs[low] - xs[low - 1]))
 
 
-# Awards with one supplier: no other award of the same notice and award number names
-# another supplier (PhilGEPS lists a shared award once per awardee).
-SINGLE_SUPPLIER = (
-    "NOT EXISTS (SELECT 1 FROM explorer_award o WHERE o.notice_id = a.notice_id "
-    "AND a.award_number <> '' AND o.award_number = a.award_number AND "
-    "o.supplier_id IS DISTINCT FROM a.supplier_id)"
-)
-
-
 class HeterogeneousSupplier(Indicator):
     code = "R048"
     label = "Heterogeneous supplier"
@@ -43,44 +40,36 @@ class HeterogeneousSupplier(Indicator):
     )
     source = "Cardinal R048"
     scope = "supplier"
-    always_full = True  # the fence is over all suppliers
+    refreshes = True
 
     def settings(self) -> dict[str, Any]:
         return {"INDICATOR_R048_MIN_PROCESSES": settings.INDICATOR_R048_MIN_PROCESSES}
 
-    def insert(self, cursor: Any, scope: Scope) -> dict[str, Any]:
+    def refresh(self, cursor: Any, scope: Scope) -> dict[str, Any]:
+        supplier_stats.refresh(cursor, scope)
+        # A supplier without any UNSPSC code has no segments to count: not compared.
         cursor.execute(
-            "SELECT a.supplier_id, count(DISTINCT a.notice_id), "
-            "count(DISTINCT left(a.unspsc_code, 2)) FILTER (WHERE a.unspsc_code ~ '^[0-9]{2}') "
-            "FROM explorer_award a JOIN explorer_notice n ON n.id = a.notice_id "
-            f"WHERE a.supplier_id IS NOT NULL AND {NOT_CANCELLED.format(column='a.status')} "
-            f"AND {NOT_CANCELLED.format(column='n.status')} AND {SINGLE_SUPPLIER} "
-            # A supplier without any UNSPSC code has no segments to count: not compared.
-            "GROUP BY a.supplier_id HAVING count(DISTINCT a.notice_id) >= %s "
-            "AND count(*) FILTER (WHERE a.unspsc_code ~ '^[0-9]{2}') > 0",
+            "SELECT supplier_id, processes, cardinality(segments) FROM explorer_supplierstats "
+            "WHERE processes >= %s AND cardinality(segments) > 0",
             [settings.INDICATOR_R048_MIN_PROCESSES],
         )
         rows = cursor.fetchall()
-        if not rows:
-            return {"suppliers": 0}
-        segments = [float(n) for _, _, n in rows]
-        q1, q3 = quantile_r8(segments, 0.25), quantile_r8(segments, 0.75)
-        fence = q3 + 1.5 * (q3 - q1)
-        meta = {"q1": q1, "q3": q3, "upper_fence": fence, "suppliers": len(rows)}
-        flagged = [
-            (
-                supplier,
-                float(n),
-                json.dumps({"segments": n, "processes": processes, **meta}),
-            )
-            for supplier, processes, n in rows
-            if n >= fence
-        ]
-        if flagged:
-            cursor.executemany(
-                "INSERT INTO explorer_indicatorresult (code, scope, "
-                "supplier_id, value, evidence, computed_at) "
-                "VALUES (%s, %s, %s, %s, %s::jsonb, now())",
-                [(self.code, self.scope, *row) for row in flagged],
-            )
+        new_results(cursor)
+        meta: dict[str, Any] = {"suppliers": 0}
+        if rows:
+            segments = [float(n) for _, _, n in rows]
+            q1, q3 = quantile_r8(segments, 0.25), quantile_r8(segments, 0.75)
+            fence = q3 + 1.5 * (q3 - q1)
+            meta = {"q1": q1, "q3": q3, "upper_fence": fence, "suppliers": len(rows)}
+            flagged = [
+                (supplier, float(n), json.dumps({"segments": n, "processes": processes, **meta}))
+                for supplier, processes, n in rows
+                if n >= fence
+            ]
+            if flagged:
+                cursor.executemany(
+                    f"INSERT INTO {NEW_TABLE} (supplier_id, value, evidence) VALUES (%s, %s, %s::jsonb)",
+                    flagged,
+                )
+        write_results(cursor, self, "TRUE")
         return meta

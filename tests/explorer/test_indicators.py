@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
+import random
 import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from explorer.importer import import_file
 from explorer.indicators import INDICATORS, engine
@@ -16,11 +19,13 @@ from explorer.indicators.r048 import quantile_r8
 from explorer.models import (
     Award,
     BusinessCategory,
+    CategoryCut,
     ImportRun,
     IndicatorResult,
     Notice,
     Organization,
     Supplier,
+    SupplierStats,
 )
 from tests.conftest import shared_file
 from tests.explorer import indicator_reference as ref
@@ -317,3 +322,161 @@ def test_an_older_award_imported_later_makes_a_supplier_not_new_for_ph05():
     engine.compute_after_import(notice_after=marks[0], award_after=marks[1])
     assert "PH05" not in Award.objects.get(id=big.id).flags
     check()
+
+
+def snapshot() -> tuple[list[tuple], dict[int, list[str]], dict[int, list[str]]]:
+    """Every stored result (all but its id and time) and the flags of every award and notice."""
+    rows = sorted(
+        (r.code, r.scope, r.notice_id, r.award_id, r.organization_id, r.supplier_id, r.value,
+         json.dumps(r.evidence, sort_keys=True))
+        for r in IndicatorResult.objects.all()
+    )  # fmt: skip
+    awards = {k: sorted(v) for k, v in Award.objects.values_list("id", "flags")}
+    notices = {k: sorted(v) for k, v in Notice.objects.values_list("id", "flags")}
+    return rows, awards, notices
+
+
+def imported(add) -> tuple[list[tuple], dict[int, list[str]], dict[int, list[str]]]:
+    """Run `add` as an import (its rows, then the importer's incremental recompute); assert
+    that the results and flags equal a recompute from scratch; return them."""
+    marks = engine.high_water_marks()
+    add()
+    done = engine.compute_after_import(notice_after=marks[0], award_after=marks[1])
+    assert not done.full
+    incremental = snapshot()
+    engine.compute_all()
+    assert snapshot() == incremental
+    return incremental
+
+
+def test_an_import_that_moves_the_r048_fence_unflags_a_supplier_it_did_not_touch(settings):
+    settings.INDICATOR_R048_MIN_PROCESSES = 3
+    for s in range(10):
+        for i in range(3):
+            award(notice(), who=f"S{s}", unspsc="43211500" if s % 2 or i else "44111500")
+    for seg in ("10", "20", "30", "40", "50"):
+        award(notice(), who="WIDE", unspsc=f"{seg}111111")
+    jv = notice()
+    award(jv, who="S1", unspsc="60111111", number="JV9")
+    engine.compute_all()
+    wide = Supplier.objects.get(name="WIDE")
+    assert set(IndicatorResult.objects.filter(code="R048").values_list("supplier_id", flat=True)) == {wide.id}
+
+    def add() -> None:
+        # Five suppliers now span six segments each: Q3 and the fence rise above WIDE's five.
+        for s in range(5):
+            for seg in ("11", "21", "31", "41", "51"):
+                award(notice(), who=f"S{s}", unspsc=f"{seg}111111")
+        # A partner on an award already stored: S1's award there is no longer single-supplier.
+        award(jv, who="PARTNER", unspsc="60111111", number="JV9")
+
+    imported(add)
+    assert not IndicatorResult.objects.filter(code="R048", supplier=wide).exists()
+    assert "R048" not in Award.objects.filter(supplier=wide).first().flags
+    assert not IndicatorResult.objects.filter(code="R048").exists()  # the fence is now 15.3
+    s1 = SupplierStats.objects.get(supplier__name="S1")
+    assert (s1.processes, len(s1.segments)) == (8, 6)  # 3 + 5 new; the shared award left out
+
+
+def test_an_import_that_completes_a_split_purchase_flags_the_stored_award_too():
+    entity = org("SPLIT TOWN")
+    n = lambda: notice(mode=SVP, entity=entity)  # noqa: E731
+    old = award(n(), who="PAPER CO", amount="600000", day=D, unspsc="14111507")
+    far = award(n(), who="PAPER CO", amount="700000", day=D + dt.timedelta(days=45), unspsc="14111507")
+    award(n(), who="PAPER CO", amount="900000", day=D + dt.timedelta(days=400), unspsc="14111507")
+    other = award(n(), who="INK CO", amount="600000", day=D, unspsc="14111507")
+    award(n(), who="INK CO", amount="600000", day=D + dt.timedelta(days=20), unspsc="14111507")
+    engine.compute_all()
+    assert set(IndicatorResult.objects.filter(code="PH03").values_list("award_id", flat=True)) == {
+        other.id, other.id + 1
+    }  # fmt: skip
+    new = []
+
+    def add() -> None:
+        # Between the two stored PAPER CO awards: windows with either of them.
+        new.append(
+            award(n(), who="PAPER CO", amount="500000", day=D + dt.timedelta(days=25), unspsc="14111599")
+        )
+
+    imported(add)
+    flagged = set(IndicatorResult.objects.filter(code="PH03").values_list("award_id", flat=True))
+    assert {old.id, far.id, new[0].id} <= flagged
+    assert Award.objects.get(id=old.id).flags == ["PH03"]
+    assert IndicatorResult.objects.get(code="PH03", award=far).evidence["total"] == 1200000
+
+
+def test_an_import_that_moves_a_first_award_or_a_percentile_equals_a_full_recompute():
+    medicines = BusinessCategory.objects.create(name="Medicines")
+    for i in range(30):
+        award(
+            notice(category=medicines),
+            who="OLD PHARMA",
+            amount=str(1000 + i),
+            day=D - dt.timedelta(days=800 - i),
+        )
+    young = award(notice(category=medicines), who="YOUNG PHARMA", amount="1100", day=D)
+    fresh = award(notice(category=medicines), who="FRESH PHARMA", amount="95000", day=D)
+    engine.compute_all()
+    assert {young.id, fresh.id} <= set(
+        IndicatorResult.objects.filter(code="PH05").values_list("award_id", flat=True)
+    )
+
+    def add() -> None:
+        # FRESH PHARMA's history goes back two years (its award stays above the percentile);
+        # large awards of an old supplier lift the category's percentile from 1,027.90 to
+        # 90,000, above YOUNG PHARMA's award, which the import leaves alone.
+        award(notice(category=medicines), who="FRESH PHARMA", amount="5", day=D - dt.timedelta(days=700))
+        for _ in range(10):
+            award(notice(category=medicines), who="OLD PHARMA", amount="90000", day=D - dt.timedelta(days=10))
+
+    imported(add)
+    assert not IndicatorResult.objects.filter(code="PH05", award_id__in=[young.id, fresh.id]).exists()
+    assert Award.objects.get(id=young.id).flags == []
+
+
+def test_an_incremental_run_before_the_baselines_were_ever_computed_builds_them():
+    category = BusinessCategory.objects.create(name="Fuel")
+    for i in range(25):
+        award(notice(category=category), who=f"FUEL {i % 3}", amount=str(100 * i), day=D, unspsc="15101500")
+    engine.compute_all()
+    SupplierStats.objects.all().delete()  # as after the migration on a database with data
+    CategoryCut.objects.all().delete()
+    imported(
+        lambda: award(notice(category=category), who="FUEL NEW", amount="99999", day=D, unspsc="15101500")
+    )
+    assert SupplierStats.objects.count() == 4
+    assert CategoryCut.objects.count() == 1
+
+
+@pytest.mark.parametrize("percentile", [0.9, 0.5])
+def test_category_percentiles_stepped_after_imports_equal_postgres_percentile_cont(settings, percentile):
+    settings.INDICATOR_NEW_SUPPLIER_PERCENTILE = percentile
+    rng = random.Random(18)
+    category = BusinessCategory.objects.create(name="Stepped")
+    for _ in range(25):
+        award(notice(category=category), who="BASE", amount=rng.choice(["100", "200", "300"]), day=D)
+    engine.compute_all()
+    fields = ("awards", "cut", "anchor", "below")
+    for step in range(12):
+        marks = engine.high_water_marks()
+        # Small amounts step the rank down from the anchor, large ones up; ties and
+        # cancelled awards (not counted) on the way.
+        amounts = ["1", "2", "3", "50"] if step % 3 else ["300", "5000", "99999"]
+        for _ in range(rng.randint(1, 30 if step % 3 else 7)):
+            status = "Cancelled" if rng.random() < 0.2 else "Posted"
+            award(
+                notice(category=category), who=f"NEW {step}", amount=rng.choice(amounts), day=D, status=status
+            )
+        engine.compute_after_import(notice_after=marks[0], award_after=marks[1])
+        stepped = CategoryCut.objects.filter(category=category).values(*fields).get()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT percentile_cont(%s) WITHIN GROUP (ORDER BY amount) FROM explorer_award "
+                "WHERE category_id = %s AND amount IS NOT NULL AND status NOT ILIKE 'cancel%%'",
+                [percentile, category.id],
+            )
+            assert stepped["cut"] == cursor.fetchone()[0]
+        incremental = snapshot()
+        engine.compute_all()
+        assert CategoryCut.objects.filter(category=category).values(*fields).get() == stepped
+        assert snapshot() == incremental
