@@ -501,13 +501,12 @@ def releases(ids: Iterable[int]) -> Iterator[Release]:
                     break
                 yield from pending.popleft().result()
         finally:
-            for future in pending:
-                future.cancel()
+            for left in pending:
+                left.cancel()
             # One close per thread: each waits at the barrier until every thread holds one.
             barrier = threading.Barrier(FETCHERS)
-            closing = [pool.submit(_close_connection, barrier) for _ in range(FETCHERS)]
-            for future in closing:
-                future.result()
+            for closing in [pool.submit(_close_connection, barrier) for _ in range(FETCHERS)]:
+                closing.result()
 
 
 def _close_connection(barrier: threading.Barrier) -> None:
