@@ -4,10 +4,10 @@ of --xlsx-rows awards, a csv export of every award and a report with every analy
 on one worker (3 processes), in the same run.
 
 Usage: DATABASE_URL=... CELERY_BROKER_URL=... REDIS_URL=... python bench/search_load_bench.py
-    [--passes 3] [--xlsx-rows 1000000] [--nice N] [--worker-db-options "..."]
+    [--passes 3] [--xlsx-rows 1000000] [--nice N] [--worker-db-options "..."] [--db-nice N]
 Needs a seeded database (`seed_demo --awards 2000000`). The worker runs with the app's
-isolation (jobs/worker_process.py: WORKER_NICE, WORKER_DB_OPTIONS); --nice 0 shows what
-the same load does without it. Every search request is labelled with the jobs that were
+isolation (jobs/worker_process.py: WORKER_NICE, WORKER_DB_OPTIONS, WORKER_DB_NICE); --nice 0
+shows what the same load does without it. Every search request is labelled with the jobs that were
 running when it started; the loaded figures count requests made while all three ran and
 while at least one did. CPU seconds per process group (daphne, worker and its children,
 PostgreSQL backends of the worker and of daphne) come from psutil.
@@ -79,12 +79,15 @@ def main() -> None:
     parser.add_argument("--xlsx-rows", type=int, default=1_000_000)
     parser.add_argument("--nice", type=int, default=None, help="WORKER_NICE for this run's worker")
     parser.add_argument("--worker-db-options", default=None, help="WORKER_DB_OPTIONS for this run's worker")
+    parser.add_argument("--db-nice", type=int, default=None, help="WORKER_DB_NICE for this run's worker")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     if args.nice is not None:
         os.environ["WORKER_NICE"] = str(args.nice)
     if args.worker_db_options is not None:
         os.environ["WORKER_DB_OPTIONS"] = args.worker_db_options
+    if args.db_nice is not None:
+        os.environ["WORKER_DB_NICE"] = str(args.db_nice)
     setup_django()
     from django.conf import settings
     from django.db.models import Count
@@ -174,7 +177,9 @@ def main() -> None:
     ratio_all = percentile(all_three, 0.95) / idle_p95 if all_three else float("nan")
     lines = [
         f"{total:,} awards; worker: 3 processes, WORKER_NICE={settings.WORKER_NICE}, "
-        f"WORKER_DB_OPTIONS=`{settings.WORKER_DB_OPTIONS or '(none)'}`; load average before the run "
+        f"WORKER_DB_OPTIONS=`{settings.WORKER_DB_OPTIONS or '(none)'}`, "
+        f"WORKER_DB_NICE={settings.WORKER_DB_NICE}; "
+        "load average before the run "
         f"{load_at_start[0]:.2f} / {load_at_start[1]:.2f} / {load_at_start[2]:.2f} (1, 5, 15 min)",
         f"idle, {args.passes} passes over the 20 queries through daphne: {summary(idle)}",
         f"while all three jobs ran: {summary(all_three)}; p95 / idle p95 = **{ratio_all:.2f}**",
@@ -201,6 +206,8 @@ def main() -> None:
         command += f" --nice {args.nice}"
     if args.worker_db_options is not None:
         command += f' --worker-db-options "{args.worker_db_options}"'
+    if args.db_nice is not None:
+        command += f" --db-nice {args.db_nice}"
     record(f"Search while an xlsx export, a csv export and a report run ({total:,} awards)", command, lines)
 
 

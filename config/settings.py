@@ -222,6 +222,14 @@ WORKER_DATABASE_URL = env_str("WORKER_DATABASE_URL")
 # After a statement_timeout of the job's hard time limit (no query outlives its job),
 # which these options may override.
 WORKER_DB_OPTIONS = env_str("WORKER_DB_OPTIONS")
+# Where PostgreSQL runs on the same host (a Unix socket or a loopback address) and the
+# worker may renice its processes (the same OS user, or root): the niceness each worker's
+# own database server process takes, 0 for none. PostgreSQL has no priority of its own, so
+# without this a job's queries share the cores with the pages' queries as equals. Parallel
+# query is then off for workers (parallel helpers are separate server processes).
+WORKER_DB_NICE = env_int("WORKER_DB_NICE", 0, minimum=0)
+if WORKER_DB_NICE > 19:
+    raise ImproperlyConfigured(f"WORKER_DB_NICE must be at most 19, not {WORKER_DB_NICE}")
 
 # Statement timeout for one search facet or aggregate on a page (ms); a slower one shows
 # "timed out" instead of holding the page.

@@ -9,18 +9,28 @@ gives way to them twice (bench/search_load_bench.py):
   after a statement_timeout of the job's hard time limit, and an application_name that
   pg_stat_activity shows. With WORKER_DATABASE_URL they log in as another role, whose
   own `ALTER ROLE ... SET` settings apply as well.
+- Database CPU: PostgreSQL serves every session at the same priority, so a report's
+  aggregates take the cores from a page's search as an equal. With WORKER_DB_NICE and the
+  server on this host, each new session's server process is reniced like the worker
+  (renice_backend; parallel query is off for workers then, as its helpers would not be).
 The local in-process worker (a thread of daphne) does not call this: it shares the web
 process's priority and connection settings.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import dj_database_url
 from django.conf import settings
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+
+logger = logging.getLogger(__name__)
 
 APPLICATION_NAME = "philgeps-worker"
 CONNECTION_KEYS = ("NAME", "USER", "PASSWORD", "HOST", "PORT")
@@ -29,7 +39,13 @@ CONNECTION_KEYS = ("NAME", "USER", "PASSWORD", "HOST", "PORT")
 def worker_options(options: dict[str, Any]) -> dict[str, Any]:
     """The database OPTIONS of a worker: `options` with the worker's session settings."""
     timeout_ms = settings.CELERY_TASK_TIME_LIMIT * 1000
-    parts = (options.get("options", ""), f"-c statement_timeout={timeout_ms}", settings.WORKER_DB_OPTIONS)
+    serial = "-c max_parallel_workers_per_gather=0" if settings.WORKER_DB_NICE else ""
+    parts = (
+        options.get("options", ""),
+        f"-c statement_timeout={timeout_ms}",
+        serial,
+        settings.WORKER_DB_OPTIONS,
+    )
     libpq = " ".join(part for part in parts if part)
     # An application_name the database URL sets is the operator's (or a test's): it stays.
     return {"application_name": APPLICATION_NAME, **options, "options": libpq}
@@ -43,8 +59,39 @@ def lower_priority(nice: int) -> int:
     return os.getpriority(os.PRIO_PROCESS, 0)
 
 
+LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")
+
+
+def renice_backend(connection: BaseDatabaseWrapper, nice: int) -> bool:
+    """Raise the niceness of this session's PostgreSQL server process to `nice`, if that
+    process is on this host and ours to renice. The server's pid is only looked up where
+    the connection is local (a pid from another host could name any process here), and
+    only a process named `postgres` is touched."""
+    host = connection.settings_dict.get("HOST") or ""
+    if connection.vendor != "postgresql" or not (host in LOCAL_HOSTS or host.startswith("/")):
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        if Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
+            return False
+        if os.getpriority(os.PRIO_PROCESS, pid) < nice:
+            os.setpriority(os.PRIO_PROCESS, pid, nice)
+    except OSError as error:  # no /proc (not Linux), another user's process, gone
+        logger.info("worker database session %s keeps its priority: %s", pid, error)
+        return False
+    return True
+
+
+def _renice_new_session(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    renice_backend(connection, settings.WORKER_DB_NICE)
+
+
 def isolate() -> None:
     lower_priority(settings.WORKER_NICE)
+    if settings.WORKER_DB_NICE:
+        connection_created.connect(_renice_new_session, dispatch_uid="worker-db-nice")
     database = settings.DATABASES["default"]  # the dict every connection of this process reads
     if settings.WORKER_DATABASE_URL:
         role: dict[str, Any] = dict(dj_database_url.parse(settings.WORKER_DATABASE_URL))

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 from jobs import worker_process
 from jobs.kinds.export import rows as exporters
@@ -179,3 +179,39 @@ def test_a_real_worker_runs_jobs_niced_and_with_the_worker_session(start_worker,
             [worker_process.APPLICATION_NAME],
         )
         assert cursor.fetchone()[0] >= 1
+
+
+def test_a_database_niceness_turns_parallel_query_off_for_workers(settings):
+    settings.WORKER_DB_OPTIONS = ""
+    settings.WORKER_DB_NICE = 7
+
+    # Parallel helpers are server processes of their own, which would keep priority 0.
+    assert "-c max_parallel_workers_per_gather=0" in worker_process.worker_options({})["options"]
+
+
+@pytest.mark.django_db
+def test_a_local_session_server_process_takes_the_database_niceness():
+    other = connections.create_connection("default")  # not the test's own session
+    try:
+        other.ensure_connection()
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        before = os.getpriority(os.PRIO_PROCESS, pid)
+
+        assert worker_process.renice_backend(other, 7)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == max(before, 7)
+    finally:
+        other.close()
+
+
+class _RemoteConnection:
+    vendor = "postgresql"
+    settings_dict = {"HOST": "db.example.org"}
+
+    def cursor(self):
+        raise AssertionError("a remote server's pid names no process here: it is never asked")
+
+
+def test_a_remote_server_process_is_left_alone():
+    assert not worker_process.renice_backend(_RemoteConnection(), 7)
