@@ -29,12 +29,16 @@ from explorer.models import (
     Area,
     Award,
     BusinessCategory,
+    CategoryCut,
     IndicatorResult,
     LineItem,
     Notice,
     Organization,
+    PeerBaseline,
     ResultSetMember,
+    RiskProfile,
     Supplier,
+    SupplierStats,
 )
 from explorer.philgeps import natural_key
 
@@ -266,10 +270,12 @@ class DatabaseNotEmpty(Exception):
 
 
 def flush() -> None:
-    """Delete every award, notice, line item, lookup row, indicator result and the result
-    sets that point at awards (not users, jobs or import runs)."""
+    """Delete every award, notice, line item, lookup row, indicator result and baseline, risk
+    profile and the result sets that point at awards (not users, jobs or import runs). The
+    ids start again from 1, so nothing keyed by an entity's id may stay behind."""
     emptied = (
-        ResultSetMember, IndicatorResult, LineItem, Award, Notice, Organization, Supplier, BusinessCategory, Area,
+        ResultSetMember, IndicatorResult, SupplierStats, CategoryCut, RiskProfile, PeerBaseline,
+        LineItem, Award, Notice, Organization, Supplier, BusinessCategory, Area,
     )  # fmt: skip
     tables = ", ".join(model._meta.db_table for model in emptied)
     with transaction.atomic(), connection.cursor() as cursor:

@@ -10,8 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 
-from explorer import demo
-from explorer.models import Award, LineItem, Notice, Organization, Supplier
+from explorer import demo, profiles
+from explorer.models import Award, LineItem, Notice, Organization, RiskProfile, Supplier, SupplierStats
 
 pytestmark = pytest.mark.django_db
 
@@ -94,8 +94,13 @@ def test_small_seeds_plant_nothing():
 
 def test_command_refuses_a_database_that_holds_data_unless_flushed():
     call_command("seed_demo", "--awards", "100")
+    profiles.refresh()
+    # What the indicators and the risk profiles keep per entity goes with the entities.
+    assert SupplierStats.objects.exists()
+    assert RiskProfile.objects.exists()
 
     with pytest.raises(CommandError, match="--flush"):
         call_command("seed_demo", "--awards", "100")
     call_command("seed_demo", "--awards", "150", "--flush")
     assert Award.objects.count() == 150
+    assert not RiskProfile.objects.exists()
