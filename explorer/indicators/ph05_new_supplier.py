@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 
-from explorer.indicators import supplier_stats
+import explorer.indicators.supplier_stats as supplier_stats
 from explorer.indicators.base import NOT_CANCELLED, WORK_TABLE, Indicator, Scope, new_results, write_results
 
 # A category's percentile is a baseline only over this many awards with an amount.

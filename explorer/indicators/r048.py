@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from explorer.indicators import supplier_stats
+import explorer.indicators.supplier_stats as supplier_stats
 from explorer.indicators.base import NEW_TABLE, Indicator, Scope, new_results, write_results
 
 
