@@ -37,6 +37,9 @@ def execute(job_id: str, *, redelivered: bool, worker: str) -> str:
     job = lifecycle.claim(job_id, redelivered=redelivered, worker=worker)
     if job is None:
         return "skipped"
+    if job.attempts > 1:
+        # A taken-over attempt's partial file: its worker died, or writes no more that counts.
+        _remove_temp_files(job, earlier=True)
     lifecycle.announce_queue(job.queue, coalesce=True)
     run = Run(job=job, reporter=Reporter(job, write=lifecycle.record_progress))
     try:
@@ -94,10 +97,13 @@ def _succeed(job: Job, outcome: Outcome) -> str:
     return "succeeded"
 
 
-def _remove_temp_files(job: Job) -> None:
-    directory = Path(settings.EXPORT_ROOT) / "tmp"
-    for path in directory.glob(f"{job.id}.attempt{job.attempts}*"):
-        path.unlink(missing_ok=True)
+def _remove_temp_files(job: Job, *, earlier: bool = False) -> None:
+    """This attempt's temporary files (Run.temp_file), or those of the attempts before it."""
+    prefix = f"{job.id}.attempt"
+    for path in (Path(settings.EXPORT_ROOT) / "tmp").glob(f"{prefix}*"):
+        number = path.name[len(prefix) :].split(".", 1)[0]
+        if number.isdigit() and (int(number) < job.attempts if earlier else int(number) == job.attempts):
+            path.unlink(missing_ok=True)
 
 
 def _duration(seconds: int) -> str:
