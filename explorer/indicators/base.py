@@ -6,16 +6,17 @@ notice/award/organization/supplier, value, evidence); explorer/indicators/engine
 then refreshes the `flags` arrays of the awards and notices concerned. A result is a
 deviation worth a look, with its evidence, against a stated baseline: never a verdict.
 
-Most indicators judge a notice on its own rows (and a few neighbours, `related()`): the
-engine deletes their results in scope and inserts the new ones. Those whose results depend
-on rows far from the import (a fence over all suppliers, windows across notices, category
-percentiles) set `refreshes` and bring their results up to date themselves (`refresh()`),
+Most indicators judge a notice on its own rows (and a few neighbours, `related()`): a
+SelectIndicator says its results in one SELECT, and its results in scope are deleted and
+inserted again. Those whose results depend on rows far from the import (a fence over all
+suppliers, windows across notices, category percentiles) implement `write()` themselves,
 from stored baselines, writing only the rows that differ (`write_results()`). Either way an
 incremental run leaves the same results as a run from scratch.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -58,37 +59,49 @@ def competitive(column: str) -> tuple[str, list[str]]:
     return prefix_condition(column, settings.INDICATOR_COMPETITIVE_MODES)
 
 
-class Indicator:
-    """One indicator. Subclasses set the class attributes and implement `select` (one
-    SELECT of notice_id, award_id, organization_id, supplier_id, value, evidence),
-    override `insert`, or set `refreshes` and implement `refresh`."""
+class Indicator(ABC):
+    """One indicator. Subclasses set the class attributes and implement `write`, or are
+    SelectIndicators and implement `select`."""
 
     code: ClassVar[str]
     label: ClassVar[str]
     explanation: ClassVar[str]  # one plain-language sentence, shown with every badge
     source: ClassVar[str]  # Cardinal code, DIGIWHIST/opentender, ProZorro, RA 9184 section
     scope: ClassVar[ResultScope]
-    # True when the indicator keeps its results up to date itself (refresh()) instead of the
-    # engine's delete and insert per notice in scope.
-    refreshes: ClassVar[bool] = False
 
     def settings(self) -> dict[str, Any]:
         """The settings it reads, by name (shown on the pages and written in the output)."""
         return {}
-
-    def select(self, scope: Scope) -> tuple[str, list[Any]]:
-        """The SELECT of this indicator's results in `scope`, for the default insert().
-        An indicator implements this, or insert() itself, or (`refreshes`) refresh()."""
-        raise NotImplementedError(f"{type(self).__name__} implements neither select() nor insert()")
 
     def related(self) -> str | None:
         """SQL selecting further notice ids whose result may change when the notices in
         WORK_TABLE change (neighbours in time, same entity...), or None."""
         return None
 
-    def insert(self, cursor: Any, scope: Scope) -> dict[str, Any]:
-        """Write this indicator's results for `scope` (the old ones are already deleted);
-        return its meta (baselines computed on the way), JSON-ready."""
+    @abstractmethod
+    def write(self, cursor: Any, scope: Scope) -> dict[str, Any]:
+        """Compute every result (scope.full), or bring the stored ones up to date after the
+        notices in WORK_TABLE changed, so that they equal a run from scratch; add the
+        notices whose flags may change to DIRTY_TABLE; return the meta (baselines computed
+        on the way), JSON-ready."""
+
+
+class SelectIndicator(Indicator):
+    """An indicator whose results in a scope are one SELECT: they are deleted in scope and
+    inserted again, and every notice in the work scope may change flags."""
+
+    @abstractmethod
+    def select(self, scope: Scope) -> tuple[str, list[Any]]:
+        """The SELECT of notice_id, award_id, organization_id, supplier_id, value, evidence
+        of this indicator's results in `scope`, and its params."""
+
+    def write(self, cursor: Any, scope: Scope) -> dict[str, Any]:
+        if not scope.full:
+            cursor.execute(
+                f"INSERT INTO {DIRTY_TABLE} SELECT notice_id FROM {WORK_TABLE} ON CONFLICT DO NOTHING"
+            )
+        where = "code = %s" if scope.full else f"code = %s AND {scope.on('notice_id')}"
+        cursor.execute(f"DELETE FROM explorer_indicatorresult WHERE {where}", [self.code])
         sql, params = self.select(scope)
         cursor.execute(
             "INSERT INTO explorer_indicatorresult (code, scope, notice_id, award_id, organization_id, "
@@ -98,12 +111,6 @@ class Indicator:
             [self.code, self.scope, *params],
         )
         return {}
-
-    def refresh(self, cursor: Any, scope: Scope) -> dict[str, Any]:
-        """For `refreshes` indicators: compute every result (scope.full), or bring the stored
-        ones up to date after the notices in WORK_TABLE changed, through write_results(), so
-        that they equal a run from scratch; return the meta."""
-        raise NotImplementedError(f"{type(self).__name__} sets refreshes but has no refresh()")
 
 
 def new_results(cursor: Any, sql: str | None = None, params: list[Any] | None = None) -> None:

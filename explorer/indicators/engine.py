@@ -1,8 +1,8 @@
 """Computing the indicators: from scratch, or for the processes an import touched.
 
-Each indicator deletes its old results in scope and inserts the new ones in one
-set-based statement, or, when its results depend on rows far from the import (R048, PH03,
-PH05: `refreshes`), brings them up to date itself from its stored baselines (base.py). An
+Each indicator writes its results in scope (base.py): a SelectIndicator deletes the old
+ones and inserts the new in one set-based statement; those whose results depend on rows
+far from the import (R048, PH03, PH05) bring them up to date from stored baselines. An
 incremental run costs in proportion to the import and leaves the same results as a run
 from scratch. The `flags` arrays are then rewritten only where they change, for the awards
 and notices whose results may have changed: an UPDATE of an award rewrites its row and its
@@ -113,10 +113,7 @@ def _run(
             started = time.monotonic()
             if not full:
                 _fill_work(cursor, notice_ids or [], indicator)
-            if indicator.refreshes:
-                done.meta[indicator.code] = indicator.refresh(cursor, Scope(full=full))
-            else:
-                done.meta[indicator.code] = _replace(cursor, indicator, Scope(full=full))
+            done.meta[indicator.code] = indicator.write(cursor, Scope(full=full))
             done.results[indicator.code] = _count(cursor, indicator.code)
             done.seconds[indicator.code] = round(time.monotonic() - started, 3)
         if progress:
@@ -147,18 +144,7 @@ def _fill_work(cursor: Any, notice_ids: list[int], indicator: Indicator) -> None
     related = indicator.related()
     if related:
         cursor.execute(f"INSERT INTO {WORK_TABLE} {related} ON CONFLICT DO NOTHING", [])
-    if not indicator.refreshes:
-        # Every notice in the work scope may change flags (a refreshing indicator marks the
-        # notices whose results it changed itself).
-        cursor.execute(f"INSERT INTO {DIRTY_TABLE} SELECT notice_id FROM {WORK_TABLE} ON CONFLICT DO NOTHING")
     cursor.execute(f"ANALYZE {WORK_TABLE}")
-
-
-def _replace(cursor: Any, indicator: Indicator, scope: Scope) -> dict[str, Any]:
-    """Delete the indicator's results in scope and insert the new ones."""
-    where = "code = %s" if scope.full else f"code = %s AND {scope.on('notice_id')}"
-    cursor.execute(f"DELETE FROM explorer_indicatorresult WHERE {where}", [indicator.code])
-    return indicator.insert(cursor, scope)
 
 
 def _count(cursor: Any, code: str) -> int:

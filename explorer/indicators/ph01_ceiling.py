@@ -6,10 +6,10 @@ from typing import Any
 
 from django.conf import settings
 
-from explorer.indicators.base import NOT_CANCELLED, Indicator, Scope, competitive
+from explorer.indicators.base import NOT_CANCELLED, Scope, SelectIndicator, competitive
 
 
-class PriceAtCeiling(Indicator):
+class PriceAtCeiling(SelectIndicator):
     code = "PH01"
     label = "Price at the ceiling"
     explanation = (

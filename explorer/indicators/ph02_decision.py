@@ -6,10 +6,10 @@ from typing import Any
 
 from django.conf import settings
 
-from explorer.indicators.base import NOT_CANCELLED, Indicator, Scope
+from explorer.indicators.base import NOT_CANCELLED, Scope, SelectIndicator
 
 
-class DecisionPeriod(Indicator):
+class DecisionPeriod(SelectIndicator):
     code = "PH02"
     label = "Short or negative decision period"
     explanation = (

@@ -34,9 +34,8 @@ class SplitPurchases(Indicator):
     source = "RA 9184 IRR Sec. 54.1 (splitting of contracts); ceilings of IRR Annex H"
     scope = "award"
     # A new award changes the windows of its group within the window's length either side,
-    # and the awards of those windows: refresh() recomputes the awards of the touched groups
+    # and the awards of those windows: write() recomputes the awards of the touched groups
     # near the touched dates only (the whole self-join over every award costs ~25 s at 1M).
-    refreshes = True
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -44,7 +43,7 @@ class SplitPurchases(Indicator):
             "INDICATOR_SPLIT_WINDOW_DAYS": settings.INDICATOR_SPLIT_WINDOW_DAYS,
         }
 
-    def refresh(self, cursor: Any, scope: Scope) -> dict[str, Any]:
+    def write(self, cursor: Any, scope: Scope) -> dict[str, Any]:
         ceiling, ceiling_params, key, key_params = ceiling_sql("a.procurement_mode")
         params = [*ceiling_params, *key_params]
         window = int(settings.INDICATOR_SPLIT_WINDOW_DAYS)

@@ -6,12 +6,12 @@ from typing import Any
 
 from django.conf import settings
 
-from explorer.indicators.base import NOT_CANCELLED, WORK_TABLE, Indicator, Scope
+from explorer.indicators.base import NOT_CANCELLED, WORK_TABLE, Scope, SelectIndicator
 
 MODE = "%%Two Failed Biddings%%"
 
 
-class NegotiatedWithoutFailures(Indicator):
+class NegotiatedWithoutFailures(SelectIndicator):
     code = "PH04"
     label = "Negotiated after two failed biddings, none on record"
     explanation = (

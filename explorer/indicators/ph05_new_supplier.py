@@ -51,7 +51,6 @@ class NewSupplierLargeAward(Indicator):
     )
     source = "ProZorro / DIGIWHIST supplier-history risk indicators"
     scope = "award"
-    refreshes = True
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -59,7 +58,7 @@ class NewSupplierLargeAward(Indicator):
             "INDICATOR_NEW_SUPPLIER_PERCENTILE": settings.INDICATOR_NEW_SUPPLIER_PERCENTILE,
         }
 
-    def refresh(self, cursor: Any, scope: Scope) -> dict[str, Any]:
+    def write(self, cursor: Any, scope: Scope) -> dict[str, Any]:
         rebuilt = supplier_stats.refresh(cursor, scope)
         cursor.execute(
             "SELECT COALESCE(max(id), 0), EXISTS (SELECT 1 FROM explorer_categorycut) FROM explorer_award"

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 
-from explorer.indicators.base import NOT_CANCELLED, Indicator, Scope, competitive
+from explorer.indicators.base import NOT_CANCELLED, Scope, SelectIndicator, competitive
 
 START = "COALESCE(n.published_at, n.published_date::timestamp AT TIME ZONE 'Asia/Manila')"
 END = "COALESCE(n.closing_at, (n.closing_date + time '23:59:59') AT TIME ZONE 'Asia/Manila')"
@@ -26,7 +26,7 @@ def threshold_sql(column: str) -> tuple[str, list[Any]]:
     return f"(CASE {' '.join(cases)} ELSE %s END)", [*params, settings.INDICATOR_R003_DAYS]
 
 
-class ShortSubmissionPeriod(Indicator):
+class ShortSubmissionPeriod(SelectIndicator):
     code = "R003"
     label = "Short submission period"
     explanation = (

@@ -6,10 +6,10 @@ from typing import Any
 
 from django.conf import settings
 
-from explorer.indicators.base import NOT_CANCELLED, Indicator, Scope, competitive
+from explorer.indicators.base import NOT_CANCELLED, Scope, SelectIndicator, competitive
 
 
-class SingleBid(Indicator):
+class SingleBid(SelectIndicator):
     code = "R018"
     label = "Single bid"
     explanation = "An open or selective notice whose list of bidders names exactly one bidder."

@@ -40,12 +40,11 @@ class HeterogeneousSupplier(Indicator):
     )
     source = "Cardinal R048"
     scope = "supplier"
-    refreshes = True
 
     def settings(self) -> dict[str, Any]:
         return {"INDICATOR_R048_MIN_PROCESSES": settings.INDICATOR_R048_MIN_PROCESSES}
 
-    def refresh(self, cursor: Any, scope: Scope) -> dict[str, Any]:
+    def write(self, cursor: Any, scope: Scope) -> dict[str, Any]:
         supplier_stats.refresh(cursor, scope)
         # A supplier without any UNSPSC code has no segments to count: not compared.
         cursor.execute(
