@@ -32,7 +32,7 @@ from common import (
     start_worker,
     stop,
 )
-from search_bench import QUERIES
+from search_bench import filled_queries
 
 
 def main() -> None:
@@ -49,14 +49,6 @@ def main() -> None:
     from jobs.worker_process import APPLICATION_NAME
 
     total = Award.objects.count()
-    top_org = Award.objects.values("organization__name").annotate(n=Count("id")).order_by("-n")[0]
-    names = {
-        "org": top_org["organization__name"],
-        "supplier": Award.objects.exclude(supplier=None)
-        .values("supplier__name")
-        .annotate(n=Count("id"))
-        .order_by("-n")[0]["supplier__name"],
-    }
     browsers = bench_users("bench-locust-browser", args.browsers)
     submitters = bench_users("bench-locust-api", args.submitters)
     # A mid-sized agency: its exports and reports are what an analyst asks for, not the
@@ -72,7 +64,7 @@ def main() -> None:
         "submitters": args.submitters,
         "cookies": [session_cookie(user) for user in browsers],
         "tokens": [ApiToken.issue(user) for user in submitters],
-        "queries": [{k: v.format(**names) for k, v in params.items()} for _, params in QUERIES],
+        "queries": [params for _, params in filled_queries()],
         "facet_clicks": [
             {"mode": "Public Bidding"},
             {"category": "Flood Control"},

@@ -63,21 +63,13 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--no-record", action="store_true", help="print only, do not touch RESULTS.md")
-    args = parser.parse_args()
-    setup_django()
-    from django.contrib.auth import get_user_model
+def filled_queries() -> list[tuple[str, dict[str, str]]]:
+    """QUERIES with the names of the database's biggest agency and supplier filled in
+    (Django must be set up)."""
     from django.db.models import Count
-    from django.test import Client
-    from django.urls import reverse
 
-    from explorer import aggregates, facets, search
     from explorer.models import Award
 
-    total = Award.objects.count()
     names = {
         "org": Award.objects.values("organization__name")
         .annotate(n=Count("id"))
@@ -87,7 +79,24 @@ def main() -> None:
         .annotate(n=Count("id"))
         .order_by("-n")[0]["supplier__name"],
     }
-    queries = [(label, {k: v.format(**names) for k, v in params.items()}) for label, params in QUERIES]
+    return [(label, {k: v.format(**names) for k, v in params.items()}) for label, params in QUERIES]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-record", action="store_true", help="print only, do not touch RESULTS.md")
+    args = parser.parse_args()
+    setup_django()
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    from explorer import aggregates, facets, search
+    from explorer.models import Award
+
+    total = Award.objects.count()
+    queries = filled_queries()
 
     user, _ = get_user_model().objects.get_or_create(username="bench-search")
     client = Client(HTTP_HOST="localhost")

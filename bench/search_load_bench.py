@@ -37,7 +37,7 @@ from common import (
     start_worker,
     stop,
 )
-from search_bench import QUERIES
+from search_bench import filled_queries
 
 
 def summary(values: list[float]) -> str:
@@ -90,7 +90,6 @@ def main() -> None:
         os.environ["WORKER_DB_NICE"] = str(args.db_nice)
     setup_django()
     from django.conf import settings
-    from django.db.models import Count
 
     from explorer.models import Award
     from jobs import services
@@ -98,16 +97,7 @@ def main() -> None:
     from jobs.worker_process import APPLICATION_NAME
 
     total = Award.objects.count()
-    names = {
-        "org": Award.objects.values("organization__name")
-        .annotate(n=Count("id"))
-        .order_by("-n")[0]["organization__name"],
-        "supplier": Award.objects.exclude(supplier=None)
-        .values("supplier__name")
-        .annotate(n=Count("id"))
-        .order_by("-n")[0]["supplier__name"],
-    }
-    queries = [{k: v.format(**names) for k, v in params.items()} for _, params in QUERIES]
+    queries = [params for _, params in filled_queries()]
     searcher_user, *job_users = bench_users("bench-load", 4)
     xlsx_filters = newest_awards_filters(args.xlsx_rows)
     xlsx_rows = (
