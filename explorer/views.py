@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import condition, require_GET
 from django_htmx.http import push_url
 
-from config.access import anonymous_search_limited, public
+from config.access import anonymous_search_limited, login_url, public
 from config.handlers import Request
 from explorer import aggregates, choices, facets, ocds, paging, profiles, publication, suggest, tasks
 from explorer.indicators import INDICATORS, evidence
@@ -126,16 +126,20 @@ def award(request: Request, public_id: str) -> HttpResponse:
         Award.objects.select_related("notice", "organization", "supplier", "category", "area"),
         public_id=public_id,
     )
-    context = {"award": award, "shown": evidence.for_award(award), **_process(award.notice)}
+    context = {"award": award, "shown": evidence.for_award(award), **_process(request, award.notice)}
     return render(request, "explorer/award.html", context)
 
 
-def _process(notice: Notice) -> dict[str, Any]:
-    """What the award and notice pages show of their contracting process."""
+def _process(request: Request, notice: Notice) -> dict[str, Any]:
+    """What the award and notice pages show of their contracting process. The OCDS API
+    answers logged-in users only: a visitor's link goes to it by the login page."""
+    release = ocds_release_url(notice)
+    anonymous = not request.user.is_authenticated
     return {
         "line_items": notice.line_items.all()[:500],
         "ocid": ocds.ocid(reference_number=notice.reference_number, key=notice.key),
-        "ocds_url": ocds_release_url(notice),
+        "ocds_url": login_url(release) if anonymous else release,
+        "ocds_login": anonymous,
     }
 
 
@@ -148,7 +152,7 @@ def notice(request: Request, key: str) -> HttpResponse:
         "notice": notice,
         "awards": notice.awards.select_related("supplier").order_by("award_number", "id")[:500],
         "shown": evidence.for_notice(notice),
-        **_process(notice),
+        **_process(request, notice),
     }
     return render(request, "explorer/notice.html", context)
 

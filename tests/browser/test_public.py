@@ -55,6 +55,32 @@ def test_an_anonymous_visitor_searches_then_logs_in_to_export_and_returns_to_the
     assert violations(page, console) == []
 
 
+def test_an_anonymous_visitor_follows_the_ocds_release_link_through_the_login(
+    live, new_context, django_user_model
+):
+    password = PBKDF2PasswordHasher().encode("grace-Password-1", PBKDF2PasswordHasher().salt())
+    django_user_model.objects.create(username="grace", password=password)
+    demo.seed(awards=60, seed=32)
+    context = new_context(base_url=live.url)
+    page = context.new_page()
+
+    page.goto("/")
+    page.locator('a[href^="/awards/"]').first.click()
+    expect(page).to_have_url(re.compile(r"/awards/[0-9a-f-]{36}/"))
+    release = page.locator("[data-ocds-release]")
+    ocid = release.inner_text()
+    # The API answers only logged-in users: the link says so and goes by the login page.
+    expect(release.locator("xpath=..")).to_contain_text("log in")
+    release.click()
+    expect(page).to_have_url(re.compile(r"/login/\?next=%2Fapi%2Focds%2Freleases%2F"))
+    page.get_by_label("Username").fill("grace")
+    page.get_by_label("Password").fill("grace-Password-1")
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page).to_have_url(re.compile(rf"/api/ocds/releases/{re.escape(ocid)}/$"))
+    assert f'"ocid":"{ocid}"' in page.locator("body").inner_text()
+
+
 def test_the_api_docs_page_renders_from_this_site_under_the_policy(live, new_context):
     context = new_context(base_url=live.url)
     page = context.new_page()
