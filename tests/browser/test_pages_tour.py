@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from explorer import demo
-from explorer.models import Award
+from explorer.models import Award, Notice
 from jobs import services
 from jobs.models import Job, State
 from tests.browser.conftest import ARTIFACTS
@@ -90,10 +90,16 @@ def test_every_page_at_desktop_and_phone_width_is_whole_and_passes_axe(
     report = finished(staff, "report", {"filters": {}})
     export = finished(staff, "export", export_params("xlsx", q="supply"))
     finished(staff, "export", export_params("csv", q="road"))  # the jobs list has more than one
-    award = Award.objects.select_related("organization", "supplier").order_by("id").first()
+    award = Award.objects.select_related("organization", "supplier", "notice").order_by("id").first()
+    # Real titles join words with slashes, which leave no place to break a line.
+    Notice.objects.filter(pk=award.notice_id).update(
+        title="Construction/Maintenance/Rehabilitation of Flood Mitigation Structures"
+    )
     pages = [
         ("search", "/?q=supply", "#search-actions button[data-action]"),
         ("award", f"/awards/{award.public_id}/", "h1"),
+        ("notice", f"/notices/{award.notice.key}/", "h1"),
+        ("notices", "/notices/", "h1"),
         ("organization", f"/organizations/{award.organization.public_id}/", "canvas[data-chart]"),
         ("supplier", f"/suppliers/{award.supplier.public_id}/", "canvas[data-chart]"),
         ("jobs", "/jobs/", "table.jobs"),
@@ -106,7 +112,9 @@ def test_every_page_at_desktop_and_phone_width_is_whole_and_passes_axe(
     problems = tour(login(staff), pages)
 
     anonymous = new_context(base_url=live.url).new_page()
-    problems |= tour(anonymous, [("login", "/login/", "form")])
+    problems |= tour(
+        anonymous, [("login", "/login/", "form"), ("notice (visitor)", f"/notices/{award.notice.key}/", "h1")]
+    )
 
     assert problems == {}, "\n".join(
         f"{where}: {problem}" for where, found in problems.items() for problem in found
