@@ -9,16 +9,20 @@ the request goes on, with one warning a minute in the log instead of a 500.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any, TypeVar
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _warned_at = 0.0
+_clients: dict[str, RedisCacheClient] = {}
+_clients_lock = threading.Lock()
 
 
 def _soft(call: Callable[[], T], fallback: T) -> T:
@@ -33,6 +37,22 @@ def _soft(call: Callable[[], T], fallback: T) -> T:
 
 
 class FailSoftRedisCache(RedisCache):
+    @cached_property
+    def _cache(self) -> RedisCacheClient:
+        """One client (and so one connection pool) per process and server list.
+
+        Django's cache objects are context-local: under ASGI every request gets a new
+        RedisCache, whose own client opened a new pool and a new Redis connection (socket,
+        name lookup, handshake) for the request's first cache call, in every API request
+        through the rate limit (tests/test_cache.py). redis-py's pools are thread-safe.
+        """
+        servers, options = self._servers, self._options  # type: ignore[attr-defined]  # RedisCache's; not in django-stubs
+        key = repr((servers, sorted(options.items())))
+        with _clients_lock:
+            if key not in _clients:
+                _clients[key] = RedisCacheClient(servers, **options)
+            return _clients[key]
+
     def get(self, key: Any, default: Any = None, version: Any = None) -> Any:
         return _soft(lambda: super(FailSoftRedisCache, self).get(key, default, version), default)
 
