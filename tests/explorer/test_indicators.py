@@ -256,7 +256,7 @@ def test_r003_uses_real_times_where_the_file_has_them():
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("sample", ["philgeps-v2-2024q4-sample-200.csv", "philgeps-v1-2023-sample-11.csv"])
 def test_real_samples_after_import_equal_the_reference_and_a_full_recompute(sample):
-    run = import_file(shared_file(sample))  # the import computes them for its notices
+    run = import_file(shared_file(sample))  # the import computes them (from scratch: all its notices are new)
     assert run.status == ImportRun.Status.SUCCEEDED
     after_import = ref.stored()
     want = ref.expected()
@@ -267,6 +267,19 @@ def test_real_samples_after_import_equal_the_reference_and_a_full_recompute(samp
     engine.compute_all()
     assert ref.stored() == after_import
     assert sum(len(v) for v in after_import.values()) > 0  # the samples do carry some
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_import_computes_from_scratch_and_a_smaller_one_incrementally(caplog):
+    caplog.set_level("INFO", logger="explorer.importer")
+    import_file(shared_file("philgeps-v2-2024q4-sample-200.csv"))  # into an empty database
+    assert "indicators after import (from scratch)" in caplog.text
+    caplog.clear()
+    import_file(shared_file("philgeps-v1-2023-sample-11.csv"))  # a few notices more
+    assert "indicators after import (incremental)" in caplog.text
+    after_both = ref.stored()
+    engine.compute_all()
+    assert ref.stored() == after_both
 
 
 @pytest.mark.django_db(transaction=True)
@@ -286,6 +299,7 @@ def test_an_import_whose_indicator_step_fails_still_succeeds_and_says_so(monkeyp
         raise RuntimeError("boom")
 
     monkeypatch.setattr(engine, "compute_after_import", broken)
+    monkeypatch.setattr(engine, "compute_all", broken)
     run = import_file(shared_file("philgeps-v1-2023-sample-11.csv"))
     assert run.status == ImportRun.Status.SUCCEEDED
     assert "indicators were not recomputed" in run.message
