@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -301,6 +302,64 @@ def raise_open_files(wanted: int) -> int:
 WEB_APPLICATION_NAME = "philgeps-web-bench"  # daphne's sessions, by libpq's PGAPPNAME
 
 
+def find_processes(trees: dict[str, int], backends: dict[str, str]) -> list[tuple[str, psutil.Process]]:
+    """(group, process) for each process of the trees (a root pid and all its children) and
+    each PostgreSQL backend whose application_name is a value of `backends`."""
+    found = []
+    for name, pid in trees.items():
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(pid)
+            found += [(name, proc) for proc in [root, *root.children(recursive=True)]]
+    if backends:
+        import psycopg
+        from django.db import connection
+
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        with psycopg.connect(**params, autocommit=True) as raw:
+            rows = raw.execute(
+                "SELECT application_name, pid FROM pg_stat_activity WHERE application_name = ANY(%s)",
+                [list(backends.values())],
+            ).fetchall()
+        names = {app: name for name, app in backends.items()}
+        for app, pid in rows:
+            with contextlib.suppress(psutil.Error):
+                found.append((names[app], psutil.Process(pid)))
+    return found
+
+
+@contextlib.contextmanager
+def cpu_quota_group(cores: float) -> Iterator[Path]:
+    """A new cgroup whose processes get at most `cores` of CPU time in all (a CFS quota, as
+    a container's `cpus:` limit sets), for WORKER_CPU_CGROUP; removed afterwards, its
+    remaining processes moved back to the root group. cgroup v1's `cpu` controller or
+    cgroup v2's; needs root."""
+    period = 100_000
+    v1 = Path("/sys/fs/cgroup/cpu")
+    v2 = Path("/sys/fs/cgroup")
+    name = f"philgeps-bench-{os.getpid()}"
+    if (v1 / "cpu.cfs_quota_us").exists():
+        root, group = v1, v1 / name
+        group.mkdir()
+        (group / "cpu.cfs_period_us").write_text(str(period))
+        (group / "cpu.cfs_quota_us").write_text(str(int(cores * period)))
+    elif "cpu" in (v2 / "cgroup.controllers").read_text().split():
+        root, group = v2, v2 / name
+        (v2 / "cgroup.subtree_control").write_text("+cpu")
+        group.mkdir()
+        (group / "cpu.max").write_text(f"{int(cores * period)} {period}")
+    else:
+        raise SystemExit("--worker-cpus needs a cgroup cpu controller (v1 or v2) under /sys/fs/cgroup")
+    try:
+        yield group
+    finally:
+        for pid in (group / "cgroup.procs").read_text().split():
+            with contextlib.suppress(OSError):  # gone meanwhile
+                (root / "cgroup.procs").write_text(pid)
+        group.rmdir()
+
+
 class CpuMeter:
     """CPU seconds per group of processes over a time span, sampled in a thread: a process
     tree (with children that come and go, such as the export's reader) or the PostgreSQL
@@ -316,28 +375,7 @@ class CpuMeter:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _processes(self) -> list[tuple[str, psutil.Process]]:
-        found = []
-        for name, pid in self.trees.items():
-            with contextlib.suppress(psutil.Error):
-                root = psutil.Process(pid)
-                found += [(name, proc) for proc in [root, *root.children(recursive=True)]]
-        if self.backends:
-            import psycopg
-            from django.db import connection
-
-            params = connection.get_connection_params()
-            params.pop("cursor_factory", None)
-            params.pop("context", None)
-            with psycopg.connect(**params, autocommit=True) as raw:
-                rows = raw.execute(
-                    "SELECT application_name, pid FROM pg_stat_activity WHERE application_name = ANY(%s)",
-                    [list(self.backends.values())],
-                ).fetchall()
-            names = {app: name for name, app in self.backends.items()}
-            for app, pid in rows:
-                with contextlib.suppress(psutil.Error):
-                    found.append((names[app], psutil.Process(pid)))
-        return found
+        return find_processes(self.trees, self.backends)
 
     def sample(self) -> None:
         for name, proc in self._processes():

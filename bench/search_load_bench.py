@@ -5,17 +5,21 @@ on one worker (3 processes), in the same run.
 
 Usage: DATABASE_URL=... CELERY_BROKER_URL=... REDIS_URL=... python bench/search_load_bench.py
     [--passes 3] [--xlsx-rows 1000000] [--nice N] [--worker-db-options "..."] [--db-nice N]
+    [--worker-cpus F]
 Needs a seeded database (`seed_demo --awards 2000000`). The worker runs with the app's
 isolation (jobs/worker_process.py: WORKER_NICE, WORKER_DB_OPTIONS, WORKER_DB_NICE); --nice 0
-shows what the same load does without it. Every search request is labelled with the jobs that were
-running when it started; the loaded figures count requests made while all three ran and
-while at least one did. CPU seconds per process group (daphne, worker and its children,
-PostgreSQL backends of the worker and of daphne) come from psutil.
+shows what the same load does without it. --worker-cpus F makes a cgroup with a quota of F
+cores and starts the worker with WORKER_CPU_CGROUP naming it (root only). Every search
+request is labelled with the jobs that were running when it started; the loaded figures
+count requests made while all three ran and while at least one did. CPU seconds per
+process group (daphne, worker and its children, PostgreSQL backends of the worker and of
+daphne) come from psutil.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import statistics
@@ -28,6 +32,7 @@ from common import (
     WEB_APPLICATION_NAME,
     CpuMeter,
     bench_users,
+    cpu_quota_group,
     newest_awards_filters,
     percentile,
     record,
@@ -80,6 +85,9 @@ def main() -> None:
     parser.add_argument("--nice", type=int, default=None, help="WORKER_NICE for this run's worker")
     parser.add_argument("--worker-db-options", default=None, help="WORKER_DB_OPTIONS for this run's worker")
     parser.add_argument("--db-nice", type=int, default=None, help="WORKER_DB_NICE for this run's worker")
+    parser.add_argument(
+        "--worker-cpus", type=float, default=None, help="a WORKER_CPU_CGROUP with a quota of F cores"
+    )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     if args.nice is not None:
@@ -88,6 +96,13 @@ def main() -> None:
         os.environ["WORKER_DB_OPTIONS"] = args.worker_db_options
     if args.db_nice is not None:
         os.environ["WORKER_DB_NICE"] = str(args.db_nice)
+    with contextlib.ExitStack() as stack:
+        if args.worker_cpus:
+            os.environ["WORKER_CPU_CGROUP"] = str(stack.enter_context(cpu_quota_group(args.worker_cpus)))
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     setup_django()
     from django.conf import settings
 
@@ -168,7 +183,13 @@ def main() -> None:
     lines = [
         f"{total:,} awards; worker: 3 processes, WORKER_NICE={settings.WORKER_NICE}, "
         f"WORKER_DB_OPTIONS=`{settings.WORKER_DB_OPTIONS or '(none)'}`, "
-        f"WORKER_DB_NICE={settings.WORKER_DB_NICE}; "
+        f"WORKER_DB_NICE={settings.WORKER_DB_NICE}, "
+        + (
+            f"WORKER_CPU_CGROUP, a quota of {args.worker_cpus:g} cores"
+            if args.worker_cpus
+            else "no CPU quota"
+        )
+        + "; "
         "load average before the run "
         f"{load_at_start[0]:.2f} / {load_at_start[1]:.2f} / {load_at_start[2]:.2f} (1, 5, 15 min)",
         f"idle, {args.passes} passes over the 20 queries through daphne: {summary(idle)}",
@@ -198,6 +219,8 @@ def main() -> None:
         command += f' --worker-db-options "{args.worker_db_options}"'
     if args.db_nice is not None:
         command += f" --db-nice {args.db_nice}"
+    if args.worker_cpus is not None:
+        command += f" --worker-cpus {args.worker_cpus:g}"
     record(f"Search while an xlsx export, a csv export and a report run ({total:,} awards)", command, lines)
 
 

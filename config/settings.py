@@ -230,6 +230,17 @@ WORKER_DB_OPTIONS = env_str("WORKER_DB_OPTIONS")
 WORKER_DB_NICE = env_int("WORKER_DB_NICE", 0, minimum=0)
 if WORKER_DB_NICE > 19:
     raise ImproperlyConfigured(f"WORKER_DB_NICE must be at most 19, not {WORKER_DB_NICE}")
+# A cgroup (a directory of cgroup v1's `cpu` controller or of cgroup v2) that the operator
+# made with a CPU quota, such as one core: each pool process joins it, and so does the
+# PostgreSQL server process of each of its sessions where the server runs on this host and
+# the worker may move it (root). Priority orders processes on one core only; a quota holds
+# the jobs to a share of the machine wherever they run. Parallel query is then off for
+# workers (its helpers would stay outside).
+WORKER_CPU_CGROUP = env_str("WORKER_CPU_CGROUP")
+if WORKER_CPU_CGROUP and not (Path(WORKER_CPU_CGROUP) / "cgroup.procs").is_file():
+    raise ImproperlyConfigured(
+        f"WORKER_CPU_CGROUP {WORKER_CPU_CGROUP} is not a cgroup: it has no cgroup.procs file"
+    )
 
 # Statement timeout for one search facet or aggregate on a page (ms); a slower one shows
 # "timed out" instead of holding the page.

@@ -13,6 +13,11 @@ gives way to them twice (bench/search_load_bench.py):
   aggregates take the cores from a page's search as an equal. With WORKER_DB_NICE and the
   server on this host, each new session's server process is reniced like the worker
   (renice_backend; parallel query is off for workers then, as its helpers would not be).
+- A CPU quota: priority only orders processes that share a core, so the jobs still take the
+  other core, and a search beside them ran 2.7x slower at p95. WORKER_CPU_CGROUP names a
+  cgroup the operator made with a quota (one core, say); each pool process joins it, with
+  its local database sessions' server processes. The jobs then get at most the quota in
+  all, and the loaded p95 was 1.2x the idle one (bench/RESULTS.md).
 The local in-process worker (a thread of daphne) does not call this: it shares the web
 process's priority and connection settings.
 """
@@ -39,7 +44,10 @@ CONNECTION_KEYS = ("NAME", "USER", "PASSWORD", "HOST", "PORT")
 def worker_options(options: dict[str, Any]) -> dict[str, Any]:
     """The database OPTIONS of a worker: `options` with the worker's session settings."""
     timeout_ms = settings.CELERY_TASK_TIME_LIMIT * 1000
-    serial = "-c max_parallel_workers_per_gather=0" if settings.WORKER_DB_NICE else ""
+    # Parallel helpers are server processes of their own, which keep priority 0 and the cgroup
+    # of the postmaster.
+    separate = settings.WORKER_DB_NICE or settings.WORKER_CPU_CGROUP
+    serial = "-c max_parallel_workers_per_gather=0" if separate else ""
     parts = (
         options.get("options", ""),
         f"-c statement_timeout={timeout_ms}",
@@ -62,36 +70,62 @@ def lower_priority(nice: int) -> int:
 LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")
 
 
-def renice_backend(connection: BaseDatabaseWrapper, nice: int) -> bool:
-    """Raise the niceness of this session's PostgreSQL server process to `nice`, if that
-    process is on this host and ours to renice. The server's pid is only looked up where
-    the connection is local (a pid from another host could name any process here), and
-    only a process named `postgres` is touched."""
+def local_backend_pid(connection: BaseDatabaseWrapper) -> int | None:
+    """The pid of this session's PostgreSQL server process, if that process is on this
+    host: the pid is only looked up where the connection is local (a pid from another host
+    could name any process here), and only a process named `postgres` is given."""
     host = connection.settings_dict.get("HOST") or ""
     if connection.vendor != "postgresql" or not (host in LOCAL_HOSTS or host.startswith("/")):
-        return False
+        return None
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
     try:
-        if Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
-            return False
+        return pid if Path(f"/proc/{pid}/comm").read_text().strip() == "postgres" else None
+    except OSError:  # no /proc (not Linux), gone
+        return None
+
+
+def renice_backend(connection: BaseDatabaseWrapper, nice: int) -> bool:
+    """Raise the niceness of this session's local PostgreSQL server process to `nice`, if
+    it is ours to renice."""
+    pid = local_backend_pid(connection)
+    if pid is None:
+        return False
+    try:
         if os.getpriority(os.PRIO_PROCESS, pid) < nice:
             os.setpriority(os.PRIO_PROCESS, pid, nice)
-    except OSError as error:  # no /proc (not Linux), another user's process, gone
+    except OSError as error:  # another user's process, gone
         logger.info("worker database session %s keeps its priority: %s", pid, error)
         return False
     return True
 
 
-def _renice_new_session(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    renice_backend(connection, settings.WORKER_DB_NICE)
+def join_cgroup(pid: int, group: str) -> bool:
+    """Move a process into the cgroup at `group` (its `cgroup.procs`, v1 or v2)."""
+    try:
+        (Path(group) / "cgroup.procs").write_text(f"{pid}\n")
+    except OSError as error:  # not root, another user's process, gone
+        logger.warning("process %s stays out of WORKER_CPU_CGROUP %s: %s", pid, group, error)
+        return False
+    return True
+
+
+def _isolate_new_session(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    if settings.WORKER_DB_NICE:
+        renice_backend(connection, settings.WORKER_DB_NICE)
+    if settings.WORKER_CPU_CGROUP:
+        pid = local_backend_pid(connection)
+        if pid is not None:
+            join_cgroup(pid, settings.WORKER_CPU_CGROUP)
 
 
 def isolate() -> None:
     lower_priority(settings.WORKER_NICE)
-    if settings.WORKER_DB_NICE:
-        connection_created.connect(_renice_new_session, dispatch_uid="worker-db-nice")
+    if settings.WORKER_CPU_CGROUP:
+        join_cgroup(os.getpid(), settings.WORKER_CPU_CGROUP)  # its children (the export's reader) follow
+    if settings.WORKER_DB_NICE or settings.WORKER_CPU_CGROUP:
+        connection_created.connect(_isolate_new_session, dispatch_uid="worker-db-session")
     database = settings.DATABASES["default"]  # the dict every connection of this process reads
     if settings.WORKER_DATABASE_URL:
         role: dict[str, Any] = dict(dj_database_url.parse(settings.WORKER_DATABASE_URL))

@@ -3,10 +3,12 @@ session settings and role (jobs/worker_process.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from django.db import connection, connections
 
 from jobs import worker_process
 from jobs.kinds.export import rows as exporters
+from tests.conftest import REQUIRE_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,6 +137,21 @@ def test_a_worker_database_url_logs_in_as_that_role(settings, worker_database):
         _admin(admin, "DROP ROLE IF EXISTS philgeps_test_worker")
 
 
+def test_worker_settings_refuse_a_cpu_cgroup_that_is_no_cgroup(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "WORKER_CPU_CGROUP": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert f"WORKER_CPU_CGROUP {tmp_path} is not a cgroup" in result.stderr
+
+
 def test_worker_settings_refuse_a_niceness_above_19():
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     result = subprocess.run(
@@ -181,12 +199,83 @@ def test_a_real_worker_runs_jobs_niced_and_with_the_worker_session(start_worker,
         assert cursor.fetchone()[0] >= 1
 
 
-def test_a_database_niceness_turns_parallel_query_off_for_workers(settings):
+@pytest.mark.parametrize(
+    ("setting", "value"), [("WORKER_DB_NICE", 7), ("WORKER_CPU_CGROUP", "/sys/fs/cgroup/cpu/jobs")]
+)
+def test_a_database_niceness_or_cpu_cgroup_turns_parallel_query_off_for_workers(settings, setting, value):
     settings.WORKER_DB_OPTIONS = ""
-    settings.WORKER_DB_NICE = 7
+    settings.WORKER_DB_NICE = 0
+    settings.WORKER_CPU_CGROUP = ""
+    assert "max_parallel_workers_per_gather" not in worker_process.worker_options({})["options"]
+    setattr(settings, setting, value)
 
-    # Parallel helpers are server processes of their own, which would keep priority 0.
+    # Parallel helpers are server processes of their own, which would keep priority 0 and
+    # stay outside the cgroup.
     assert "-c max_parallel_workers_per_gather=0" in worker_process.worker_options({})["options"]
+
+
+@pytest.fixture
+def cpu_cgroup() -> Iterator[Path]:
+    """A cgroup of the `cpu` controller (v1 or v2) with a quota of 1.5 cores, removed after
+    the test with its processes moved back to the root group (needs root, as CI has)."""
+    v1, v2 = Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup")
+    name = f"philgeps-test-{os.getpid()}"
+    try:
+        if (v1 / "cpu.cfs_quota_us").exists():
+            root, group = v1, v1 / name
+            group.mkdir()
+            (group / "cpu.cfs_quota_us").write_text("150000")  # of the default 100 ms period
+        else:
+            root, group = v2, v2 / name
+            (v2 / "cgroup.subtree_control").write_text("+cpu")
+            group.mkdir()
+            (group / "cpu.max").write_text("150000 100000")
+    except OSError as error:  # not root, or no cpu controller: as with a missing service
+        problem = f"needs a writable cgroup cpu controller under /sys/fs/cgroup (root): {error}"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"REQUIRE_SERVICES=1 but this test {problem}")
+        pytest.skip(problem)
+    try:
+        yield group
+    finally:
+        for pid in (group / "cgroup.procs").read_text().split():
+            with contextlib.suppress(OSError):
+                (root / "cgroup.procs").write_text(pid)
+        group.rmdir()
+
+
+@pytest.mark.services
+def test_a_real_worker_runs_its_jobs_and_their_database_sessions_in_its_cpu_cgroup(
+    start_worker, client, alice, cpu_cgroup
+):
+    import psutil
+
+    from explorer import demo
+    from jobs.models import Job, State
+    from tests.jobs.helpers import api_submit, export_params
+    from tests.services import wait_for
+
+    demo.seed(awards=300, seed=5)
+    worker = start_worker(extra_env={"WORKER_CPU_CGROUP": str(cpu_cgroup)})
+    client.force_login(alice)
+    job_id = api_submit(client, **export_params("xlsx")).json()["id"]
+    job = wait_for(lambda: Job.objects.filter(pk=job_id, state__in=[State.SUCCEEDED, State.FAILED]).first())
+    assert job.state == State.SUCCEEDED, job.error
+
+    inside = {int(pid) for pid in (cpu_cgroup / "cgroup.procs").read_text().split()}
+    main = psutil.Process(worker.process.pid)
+    pool = {process.pid for process in main.children()}
+    assert pool
+    assert pool <= inside
+    assert main.pid not in inside  # the main process only consumes messages
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND datname = current_database()",
+            [worker_process.APPLICATION_NAME],
+        )
+        sessions = {row[0] for row in cursor.fetchall()}
+    assert sessions
+    assert sessions <= inside  # the pool processes keep their sessions
 
 
 @pytest.mark.django_db
