@@ -1,7 +1,7 @@
 """What a Celery pool process does once, before its first job: step aside for the pages.
 
 Searches, facets and entity pages run in daphne on the same cores as the workers. A job
-gives way to them twice (bench/search_load_bench.py):
+gives way to them (bench/search_load_bench.py):
 - CPU: the process lowers its own priority to WORKER_NICE (its children, such as the
   export's reader process, inherit it). The kernel then gives a page's request the CPU
   first and the job whatever is left, which on an idle machine is all of it.
@@ -17,7 +17,7 @@ gives way to them twice (bench/search_load_bench.py):
   other core, and a search beside them ran 2.7x slower at p95. WORKER_CPU_CGROUP names a
   cgroup the operator made with a quota (one core, say); each pool process joins it, with
   its local database sessions' server processes. The jobs then get at most the quota in
-  all, and the loaded p95 was 1.2x the idle one (bench/RESULTS.md).
+  all, and the loaded p95 was 1.24-1.46x the idle one (bench/RESULTS.md).
 The local in-process worker (a thread of daphne) does not call this: it shares the web
 process's priority and connection settings.
 """
