@@ -302,33 +302,6 @@ def raise_open_files(wanted: int) -> int:
 WEB_APPLICATION_NAME = "philgeps-web-bench"  # daphne's sessions, by libpq's PGAPPNAME
 
 
-def find_processes(trees: dict[str, int], backends: dict[str, str]) -> list[tuple[str, psutil.Process]]:
-    """(group, process) for each process of the trees (a root pid and all its children) and
-    each PostgreSQL backend whose application_name is a value of `backends`."""
-    found = []
-    for name, pid in trees.items():
-        with contextlib.suppress(psutil.Error):
-            root = psutil.Process(pid)
-            found += [(name, proc) for proc in [root, *root.children(recursive=True)]]
-    if backends:
-        import psycopg
-        from django.db import connection
-
-        params = connection.get_connection_params()
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
-        with psycopg.connect(**params, autocommit=True) as raw:
-            rows = raw.execute(
-                "SELECT application_name, pid FROM pg_stat_activity WHERE application_name = ANY(%s)",
-                [list(backends.values())],
-            ).fetchall()
-        names = {app: name for name, app in backends.items()}
-        for app, pid in rows:
-            with contextlib.suppress(psutil.Error):
-                found.append((names[app], psutil.Process(pid)))
-    return found
-
-
 @contextlib.contextmanager
 def cpu_quota_group(cores: float) -> Iterator[Path]:
     """A new cgroup whose processes get at most `cores` of CPU time in all (a CFS quota, as
@@ -375,7 +348,28 @@ class CpuMeter:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _processes(self) -> list[tuple[str, psutil.Process]]:
-        return find_processes(self.trees, self.backends)
+        found = []
+        for name, pid in self.trees.items():
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(pid)
+                found += [(name, proc) for proc in [root, *root.children(recursive=True)]]
+        if self.backends:
+            import psycopg
+            from django.db import connection
+
+            params = connection.get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            with psycopg.connect(**params, autocommit=True) as raw:
+                rows = raw.execute(
+                    "SELECT application_name, pid FROM pg_stat_activity WHERE application_name = ANY(%s)",
+                    [list(self.backends.values())],
+                ).fetchall()
+            names = {app: name for name, app in self.backends.items()}
+            for app, pid in rows:
+                with contextlib.suppress(psutil.Error):
+                    found.append((names[app], psutil.Process(pid)))
+        return found
 
     def sample(self) -> None:
         for name, proc in self._processes():
