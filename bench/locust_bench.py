@@ -3,7 +3,7 @@ and 4 API users submitting exports and reports, headless and bounded, through ng
 front of 2 daphnes, with one worker of 2 processes (the compose stack on one machine).
 
 Usage: DATABASE_URL=... CELERY_BROKER_URL=... REDIS_URL=... python bench/locust_bench.py
-    [--minutes 10] [--browsers 40] [--submitters 4]
+    [--minutes 10] [--browsers 40] [--submitters 4] [--worker-cpus F]
 Needs a seeded database. Reports requests/s, p50/p95/max per page, errors, the jobs'
 outcomes (read from the database after the run; jobs still running at the end are waited
 for) and CPU seconds per process group (psutil).
@@ -12,6 +12,7 @@ for) and CPU seconds per process group (psutil).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -24,6 +25,7 @@ from common import (
     WEB_APPLICATION_NAME,
     CpuMeter,
     bench_users,
+    cpu_quota_group,
     record,
     session_cookie,
     setup_django,
@@ -40,7 +42,17 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--browsers", type=int, default=40)
     parser.add_argument("--submitters", type=int, default=4)
+    parser.add_argument(
+        "--worker-cpus", type=float, default=None, help="a WORKER_CPU_CGROUP with a quota of F cores"
+    )
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        if args.worker_cpus:
+            os.environ["WORKER_CPU_CGROUP"] = str(stack.enter_context(cpu_quota_group(args.worker_cpus)))
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     setup_django()
     from django.db.models import Count
 
@@ -160,7 +172,9 @@ def main() -> None:
     cpu = meter.seconds()
     lines = [
         f"{total:,} awards; {args.browsers} analysts + {args.submitters} API users for {seconds} s "
-        f"(locust {args.minutes:g} min, headless) through nginx -> 2 daphnes, 1 worker of 2 processes; "
+        f"(locust {args.minutes:g} min, headless) through nginx -> 2 daphnes, 1 worker of 2 processes"
+        + (f" (WORKER_CPU_CGROUP, quota {args.worker_cpus:g} cores)" if args.worker_cpus else "")
+        + "; "
         f"load average before the run {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1, 5, 15 min)",
         f"**{float(aggregated.get('Requests/s', 0)):.1f} requests/s**, "
         f"{aggregated.get('Request Count', 0)} requests, **{aggregated.get('Failure Count', '?')} failures**"
@@ -171,13 +185,13 @@ def main() -> None:
             f"{name} {value:.0f} s ({value / elapsed * 100:.0f} % of a core)" for name, value in cpu.items()
         ),
     ]
-    record(
-        f"Mixed load with locust ({total:,} awards)",
+    command = (
         f"python bench/locust_bench.py --minutes {args.minutes:g} --browsers {args.browsers} "
-        f"--submitters {args.submitters}",
-        lines,
-        table,
+        f"--submitters {args.submitters}"
     )
+    if args.worker_cpus:
+        command += f" --worker-cpus {args.worker_cpus:g}"
+    record(f"Mixed load with locust ({total:,} awards)", command, lines, table)
 
 
 if __name__ == "__main__":
