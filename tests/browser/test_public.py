@@ -6,10 +6,11 @@ Content-Security-Policy."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from explorer import demo
 from tests.browser.test_security import violations, watch
@@ -17,12 +18,26 @@ from tests.browser.test_security import violations, watch
 pytestmark = [pytest.mark.browser, pytest.mark.services]
 
 
+def _visitor_account(user_model: Any, name: str) -> str:
+    """An account whose password daphne checks with the real hashers (the tests' settings
+    use a fast one); returns the password."""
+    password = f"{name}-Password-1"
+    hasher = PBKDF2PasswordHasher()
+    user_model.objects.create(username=name, password=hasher.encode(password, hasher.salt()))
+    return password
+
+
+def _log_in(page: Page, name: str, password: str) -> None:
+    """Fill and send the login page the visitor was sent to."""
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
 def test_an_anonymous_visitor_searches_then_logs_in_to_export_and_returns_to_the_search(
     live, new_context, django_user_model
 ):
-    # daphne checks passwords with the real hashers (the tests' settings use a fast one).
-    password = PBKDF2PasswordHasher().encode("frank-Password-1", PBKDF2PasswordHasher().salt())
-    django_user_model.objects.create(username="frank", password=password)
+    password = _visitor_account(django_user_model, "frank")
     demo.seed(awards=150, seed=31)
     context = new_context(base_url=live.url)
     page = context.new_page()
@@ -45,9 +60,7 @@ def test_an_anonymous_visitor_searches_then_logs_in_to_export_and_returns_to_the
 
     page.get_by_role("link", name="Log in to export").click()
     expect(page).to_have_url(re.compile(r"/login/\?next="))
-    page.get_by_label("Username").fill("frank")
-    page.get_by_label("Password").fill("frank-Password-1")
-    page.get_by_role("button", name="Log in").click()
+    _log_in(page, "frank", password)
 
     expect(page).to_have_url(search_url)
     expect(page.get_by_role("button", name=re.compile("Export")).first).to_be_visible()
@@ -58,8 +71,7 @@ def test_an_anonymous_visitor_searches_then_logs_in_to_export_and_returns_to_the
 def test_an_anonymous_visitor_follows_the_ocds_release_link_through_the_login(
     live, new_context, django_user_model
 ):
-    password = PBKDF2PasswordHasher().encode("grace-Password-1", PBKDF2PasswordHasher().salt())
-    django_user_model.objects.create(username="grace", password=password)
+    password = _visitor_account(django_user_model, "grace")
     demo.seed(awards=60, seed=32)
     context = new_context(base_url=live.url)
     page = context.new_page()
@@ -73,9 +85,7 @@ def test_an_anonymous_visitor_follows_the_ocds_release_link_through_the_login(
     expect(release.locator("xpath=..")).to_contain_text("log in")
     release.click()
     expect(page).to_have_url(re.compile(r"/login/\?next=%2Fapi%2Focds%2Freleases%2F"))
-    page.get_by_label("Username").fill("grace")
-    page.get_by_label("Password").fill("grace-Password-1")
-    page.get_by_role("button", name="Log in").click()
+    _log_in(page, "grace", password)
 
     expect(page).to_have_url(re.compile(rf"/api/ocds/releases/{re.escape(ocid)}/$"))
     assert f'"ocid":"{ocid}"' in page.locator("body").inner_text()
