@@ -16,12 +16,13 @@ import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
 
-from config import embedded_db
+from config import embedded_db, ratelimit
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -144,15 +145,18 @@ def data_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits(settings, request):  # type: ignore[no-untyped-def]
+def _fresh_rate_limits(settings, request, monkeypatch):  # type: ignore[no-untyped-def]
     """Rate-limit counters (config/ratelimit.py) of one test never reach the next: each
-    test gets a memory cache of its own (never a flush of a shared Redis database)."""
+    test gets a memory cache of its own (never a flush of a shared Redis database). Their
+    clock stands still in the middle of a window: a window starts again on the minute, so a
+    test's requests on either side of one were counted apart (a 200 where CI expected 429)."""
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": request.node.nodeid,
         }
     }
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_030.0))
 
 
 @pytest.fixture(autouse=True)
