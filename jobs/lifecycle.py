@@ -24,6 +24,7 @@ to the history (the job's timeline of state changes).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -31,7 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from jobs import progress, queueing
@@ -255,7 +256,6 @@ QUEUE_PUSH_LIMIT = 100
 QUEUE_PUSH_INTERVAL = 0.5
 _queue_lock = threading.Lock()
 _queue_pushed: dict[str, float] = {}
-_queue_pending: set[str] = set()
 
 
 def announce_queue(queue: str, *, coalesce: bool = False) -> None:
@@ -281,24 +281,105 @@ def _due(queue: str) -> bool:
         if wait <= 0:
             _queue_pushed[queue] = now
             return True
-        if queue not in _queue_pending:
-            _queue_pending.add(queue)
-            timer = threading.Timer(wait, _trailing_push, [queue])
-            timer.daemon = True
-            timer.start()
-        return False
+    _trailing.schedule(queue, now + wait)
+    return False
 
 
-def _trailing_push(queue: str) -> None:
-    with _queue_lock:
-        _queue_pending.discard(queue)
-        _queue_pushed[queue] = time.monotonic()
-    try:
-        _push_queue(queue)
-    except Exception:
-        logger.warning("could not push queue positions of %s", queue, exc_info=True)
-    finally:
-        connection.close()  # this timer thread's own connection
+class _TrailingPushes:
+    """The trailing pushes of one process, made by one long-lived thread that keeps its
+    database connection while pushes keep coming (a timer thread per push opened a new
+    PostgreSQL session each time: 0.08-0.10 a job in bench/throughput_bench.py) and gives
+    it back after IDLE_SECONDS without one. A forked pool process starts afresh, with a
+    thread of its own on first use."""
+
+    IDLE_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Also in a forked child, which has none of its parent's threads."""
+        self._wake = threading.Condition()
+        self._due: dict[str, float] = {}  # queue: when its trailing push is due (monotonic)
+        self._thread: threading.Thread | None = None  # the one running; another one ends
+
+    def schedule(self, queue: str, at: float) -> None:
+        with self._wake:
+            if queue in self._due:
+                return  # already scheduled: this push folds into it
+            self._due[queue] = at
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="trailing queue pushes", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Drop the scheduled pushes, end the thread and wait for it to close its connection;
+        the next push starts a new one."""
+        with self._wake:
+            thread, self._thread = self._thread, None
+            self._due.clear()
+            self._wake.notify()
+        if thread is not None:
+            thread.join(timeout)
+
+    def _current(self) -> bool:
+        return self._thread is threading.current_thread()
+
+    def _run(self) -> None:
+        try:
+            while self._current():
+                due = self._wait_for_due(self.IDLE_SECONDS)
+                if due is None:  # idle: the session goes back until there is work again
+                    connection.close()
+                    due = self._wait_for_due(None) or []
+                for queue in due:
+                    self._push(queue)
+        finally:
+            connection.close()
+
+    def _push(self, queue: str) -> None:
+        with _queue_lock:
+            _queue_pushed[queue] = time.monotonic()
+        close_old_connections()  # CONN_MAX_AGE and a broken connection, as for a request
+        try:
+            _push_queue(queue)
+        except Exception:
+            logger.warning("could not push queue positions of %s", queue, exc_info=True)
+        finally:
+            close_old_connections()
+
+    def _wait_for_due(self, timeout: float | None) -> list[str] | None:
+        """The queues whose push is due, once one is; None after `timeout` seconds with
+        nothing scheduled, or once stopped."""
+        with self._wake:
+            idle_until = None if timeout is None else time.monotonic() + timeout
+            while self._current():
+                now = time.monotonic()
+                if due := [queue for queue, at in self._due.items() if at <= now]:
+                    for queue in due:
+                        del self._due[queue]
+                    return due
+                if self._due:
+                    self._wake.wait(min(self._due.values()) - now)
+                elif idle_until is None:
+                    self._wake.wait()
+                elif now < idle_until:
+                    self._wake.wait(idle_until - now)
+                else:
+                    return None
+            return None
+
+
+_trailing = _TrailingPushes()
+os.register_at_fork(after_in_child=_trailing.reset)
+
+
+def stop_trailing_pushes() -> None:
+    """Drop this process's scheduled queue pushes and close their thread's connection
+    (tests/conftest.py after each test, so none reaches into the next or holds the test
+    database open)."""
+    _trailing.stop()
 
 
 def _push_queue(queue: str) -> None:

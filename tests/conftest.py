@@ -160,6 +160,16 @@ def _fresh_rate_limits(settings, request, monkeypatch):  # type: ignore[no-untyp
 
 
 @pytest.fixture(autouse=True)
+def _no_trailing_queue_pushes() -> Iterator[None]:
+    """A queue push a test scheduled (jobs/lifecycle.py) never runs in the next one, and
+    its thread's connection is closed before the test database is dropped."""
+    yield
+    from jobs import lifecycle
+
+    lifecycle.stop_trailing_pushes()
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):  # type: ignore[no-untyped-def]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -193,6 +194,35 @@ def test_queue_pushes_from_a_worker_are_coalesced_with_one_trailing_push(monkeyp
     wait_for(lambda: len(pushed) == 2, timeout=5, what="the trailing push")  # ... the rest as one
     lifecycle.announce_queue("interactive")  # not coalesced (a cancel from a page)
     assert pushed == ["bulk", "bulk", "interactive"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_trailing_queue_pushes_share_one_database_session(alice, monkeypatch):
+    """A timer thread per trailing push opened a new PostgreSQL session for each one."""
+    from django.db.backends.signals import connection_created
+
+    from jobs import lifecycle
+    from tests.services import wait_for
+
+    job, _ = services.submit_job(user=alice, kind="export", params=export_params())
+    opened: list[str] = []
+
+    def count(sender, connection, **kwargs):  # type: ignore[no-untyped-def]
+        opened.append(threading.current_thread().name)
+
+    connection_created.connect(count)
+    try:
+        for pushes in range(1, 4):
+            lifecycle._queue_pushed[job.queue] = time.monotonic()  # just pushed: this one trails
+            lifecycle.announce_queue(job.queue, coalesce=True)
+            wanted = job.progress_seq + pushes
+            wait_for(
+                lambda n=wanted: Job.objects.get(pk=job.pk).progress_seq == n, timeout=5, what="the push"
+            )
+    finally:
+        connection_created.disconnect(count)
+
+    assert opened == ["trailing queue pushes"]
 
 
 def test_the_scan_forms_regex_checkbox_is_not_the_mode_filter(alice, client):
