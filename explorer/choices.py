@@ -1,11 +1,17 @@
 """The values the category, area, mode and status filters offer, from the data, with counts.
 
 A typed `awarded` found nothing (the data says `Awarded`): these filters are choices instead.
-Each is one GROUP BY over all awards under the page statement timeout, and the four are
-cached per process until new awards arrive (the newest award is the cache key, so an
-import shows its new values at once) or CACHE_SECONDS pass: an edit of existing awards
-shows in the counts within CACHE_SECONDS. The filter itself stays a text
-field: a link or a job may name a value the list does not hold, which is then offered too.
+Each is one GROUP BY over all awards under the page statement timeout (COUNT(*), so the
+column's index answers it alone), and the four are cached until new awards arrive (the
+newest award is the cache key, so an import shows its new values at once) or CACHE_SECONDS
+pass: an edit of existing awards shows in the counts within CACHE_SECONDS.
+
+Counting is single-flight: one request, in whichever process, counts while the others show
+the last counts made (before any, the text boxes). A burst of page loads after an import or
+an expiry started a set of full-table counts each, which timed out together under load (40
+analysts on 2M awards: 126 cancelled counts of each filter in 3 minutes, bench/RESULTS.md).
+A filter whose count timed out keeps its last counts. The filter itself stays a text field:
+a link or a job may name a value the list does not hold, which is then offered too.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ CHOICE_FILTERS: dict[str, tuple[str, type[Model] | None]] = {
 # The most frequent values offered per filter; the rest is reached by the facets' links.
 LIMIT = 300
 CACHE_SECONDS = 600
+LAST = "explorer:filter-choices:last"
+COUNTING = "explorer:filter-choices:counting"
+COUNTING_SECONDS = 60  # the counting lock's expiry, should its request die
 
 
 @dataclass(frozen=True)
@@ -44,12 +53,25 @@ def options() -> dict[str, Options]:
     """Every choice filter's options (cached; see the module docstring)."""
     newest = Award.objects.order_by("-id").values_list("id", "key").first() or (0, "")
     key = "explorer:filter-choices:{}:{}".format(*newest)
-    found = cache.get(key)
-    if found is None:
-        found = {name: _count(column, names) for name, (column, names) in CHOICE_FILTERS.items()}
+    found: dict[str, Options] | None = cache.get(key)
+    if found is not None:
+        return found
+    last: dict[str, Options] = cache.get(LAST) or {}
+    # add() is False both when another request holds the lock and when the cache is down;
+    # only the first leaves its key readable (with the cache down, every request counts).
+    if not cache.add(COUNTING, 1, timeout=COUNTING_SECONDS) and cache.get(COUNTING) is not None:
+        return {name: last.get(name, Options(timed_out=True)) for name in CHOICE_FILTERS}
+    try:
+        counted = {name: _count(column, names) for name, (column, names) in CHOICE_FILTERS.items()}
+        found = {
+            name: last[name] if opts.timed_out and name in last else opts for name, opts in counted.items()
+        }
         # A timed-out count is tried again soon rather than kept for CACHE_SECONDS.
-        timeout = 30 if any(o.timed_out for o in found.values()) else CACHE_SECONDS
+        timeout = 30 if any(o.timed_out for o in counted.values()) else CACHE_SECONDS
         cache.set(key, found, timeout)
+        cache.set(LAST, found, None)
+    finally:
+        cache.delete(COUNTING)
     return found
 
 
@@ -58,7 +80,7 @@ def _count(column: str, names: type[Model] | None) -> Options:
         lambda: list(
             Award.objects.order_by()
             .values(column)
-            .annotate(n=Count("id"))
+            .annotate(n=Count("*"))
             .order_by("-n", column)
             .values_list(column, "n")[: LIMIT + 1]
         )

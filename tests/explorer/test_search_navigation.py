@@ -207,6 +207,62 @@ def test_choices_are_counted_again_once_new_awards_arrive(alice_client):
     assert dict(choices.options()["status"].values).get("Terminated") == 2
 
 
+def test_while_another_request_counts_the_choices_a_page_shows_the_last_counts(
+    alice_client, django_assert_max_num_queries
+):
+    """Every page load that missed the cache counted the four filters itself: at 2M awards
+    under load the counts timed out together, over and over, and the drop-downs became
+    text boxes (bench/RESULTS.md, issue 22)."""
+    demo.seed(awards=60, seed=3)
+    shown = choices.options()
+    award = Award.objects.order_by("id").first()
+    award.pk = None
+    award.public_id = award.key = uuid.uuid4()
+    award.status = "Terminated"
+    award.save()  # new data: the counts are due again ...
+    cache.add(choices.COUNTING, 1)  # ... and another request is counting them
+
+    with django_assert_max_num_queries(1):  # the newest award (the cache key) only
+        assert choices.options() == shown
+    body = html.unescape(alice_client.get(reverse("explorer:search")).content.decode())
+    select = re.search(r'<select name="status".*?</select>', body, re.S).group(0)
+    assert "Terminated" not in select  # the last counts, still a drop-down
+    value, n = shown["status"].values[0]
+    assert f'<option value="{value}">{value} ({n:,})</option>' in select
+
+    cache.delete(choices.COUNTING)  # that request is done: the next load counts
+    assert dict(choices.options()["status"].values).get("Terminated") == 1
+
+
+def test_before_any_counts_a_page_shows_text_boxes_while_another_request_counts(alice_client):
+    demo.seed(awards=30, seed=4)
+    cache.add(choices.COUNTING, 1)
+
+    body = alice_client.get(reverse("explorer:search")).content.decode()
+    assert '<select name="status"' not in body
+    assert re.search(r'<input type="text" name="status"', body)
+
+
+def test_a_filter_whose_count_times_out_keeps_its_last_counts(monkeypatch):
+    demo.seed(awards=40, seed=5)
+    before = choices.options()
+    Award.objects.update(status="Terminated")
+    award = Award.objects.order_by("id").first()
+    award.pk = None
+    award.public_id = award.key = uuid.uuid4()
+    award.save()
+    counted = choices._count
+
+    def status_times_out(column, names):  # type: ignore[no-untyped-def]
+        return choices.Options(timed_out=True) if column == "status" else counted(column, names)
+
+    monkeypatch.setattr(choices, "_count", status_times_out)
+
+    after = choices.options()
+    assert after["status"] == before["status"]  # not a text box, and not today's counts
+    assert after["category"] != before["category"]  # counted again: one award more
+
+
 def test_more_values_is_a_link_that_shows_them(alice_client):
     demo.seed(awards=300, seed=3)
     assert BusinessCategory.objects.count() > facets.LIMIT
