@@ -23,6 +23,7 @@ def main() -> None:
     demo.flush()
     started = time.perf_counter()
     result = demo.seed(awards=args.awards, seed=1)
+    demo.vacuum()  # as seed_demo does: the visibility map the other benches' index-only scans need
     seconds = time.perf_counter() - started
     record(
         f"seed_demo --awards {args.awards:,}",
@@ -30,7 +31,8 @@ def main() -> None:
         [
             f"{result.awards:,} awards, {result.notices:,} notices, {result.line_items:,} line items, "
             f"{result.organizations:,} agencies, {result.suppliers:,} suppliers",
-            f"**{seconds:.1f} s** ({result.awards / seconds:,.0f} awards/s), indexes rebuilt and analysed",
+            f"**{seconds:.1f} s** ({result.awards / seconds:,.0f} awards/s), "
+            "indexes rebuilt, tables vacuumed and analysed",
         ],
     )
 

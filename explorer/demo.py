@@ -282,6 +282,17 @@ def flush() -> None:
         cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY")
 
 
+def vacuum() -> None:
+    """VACUUM (ANALYZE) the procurement tables after a bulk load, as autovacuum would soon
+    after: an index-only scan reads the table too until the visibility map says its pages
+    are all visible (the filter choices' counts on 2M awards: 0.2 s against 1.1 s each).
+    Inside a transaction (a test's), where VACUUM cannot run, ANALYZE only."""
+    command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+    with connection.cursor() as cursor:
+        for model in (Notice, Award, LineItem, Organization, Supplier, BusinessCategory, Area):
+            cursor.execute(f"{command} {model._meta.db_table}")
+
+
 def seed(*, awards: int, seed: int = 1, stdout: Callable[[str], None] = lambda s: None) -> SeedResult:
     """Fill an empty database with `awards` synthetic awards, their notices and line items.
 
