@@ -6,8 +6,9 @@ column's index answers it alone), and the four are cached until new awards arriv
 newest award is the cache key, so an import shows its new values at once) or CACHE_SECONDS
 pass: an edit of existing awards shows in the counts within CACHE_SECONDS.
 
-Counting is single-flight: one request, in whichever process, counts while the others show
-the last counts made (before any, the text boxes). A burst of page loads after an import or
+Counting is single-flight: one request, in whichever process, counts while the others wait
+up to WAIT_SECONDS for its counts, then show the last counts made (before any, the text
+boxes). A burst of page loads after an import or
 an expiry started a set of full-table counts each, which timed out together under load (40
 analysts on 2M awards: 126 cancelled counts of each filter in 3 minutes, bench/RESULTS.md).
 A filter whose count timed out keeps its last counts. The filter itself stays a text field:
@@ -16,6 +17,7 @@ a link or a job may name a value the list does not hold, which is then offered t
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from django import forms
@@ -38,6 +40,7 @@ CACHE_SECONDS = 600
 LAST = "explorer:filter-choices:last"
 COUNTING = "explorer:filter-choices:counting"
 COUNTING_SECONDS = 60  # the counting lock's expiry, should its request die
+WAIT_SECONDS = 0.3
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,9 @@ def options() -> dict[str, Options]:
     # add() is False both when another request holds the lock and when the cache is down;
     # only the first leaves its key readable (with the cache down, every request counts).
     if not cache.add(COUNTING, 1, timeout=COUNTING_SECONDS) and cache.get(COUNTING) is not None:
-        return {name: last.get(name, Options(timed_out=True)) for name in CHOICE_FILTERS}
+        return _counted_elsewhere(key) or {
+            name: last.get(name, Options(timed_out=True)) for name in CHOICE_FILTERS
+        }
     try:
         counted = {name: _count(column, names) for name, (column, names) in CHOICE_FILTERS.items()}
         found = {
@@ -73,6 +78,18 @@ def options() -> dict[str, Options]:
     finally:
         cache.delete(COUNTING)
     return found
+
+
+def _counted_elsewhere(key: str) -> dict[str, Options] | None:
+    """The counts another request is making, if they come within WAIT_SECONDS (on a small
+    database, at once)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        found: dict[str, Options] | None = cache.get(key)
+        if found is not None:
+            return found
+    return None
 
 
 def _count(column: str, names: type[Model] | None) -> Options:

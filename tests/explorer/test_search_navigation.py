@@ -6,8 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+import threading
+import time
 import uuid
 from decimal import Decimal
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -232,6 +235,26 @@ def test_while_another_request_counts_the_choices_a_page_shows_the_last_counts(
 
     cache.delete(choices.COUNTING)  # that request is done: the next load counts
     assert dict(choices.options()["status"].values).get("Terminated") == 1
+
+
+def test_a_request_that_finds_the_counting_taken_gets_those_counts_when_they_come(monkeypatch):
+    polling = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        polling.set()
+        time.sleep(seconds)
+
+    monkeypatch.setattr(choices, "time", SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
+    monkeypatch.setattr(choices, "WAIT_SECONDS", 30)
+    found: list[object] = []
+    waiter = threading.Thread(target=lambda: found.append(choices._counted_elsewhere("counts-key")))
+    waiter.start()
+    assert polling.wait(10)
+    counts = {"status": choices.Options(values=[("Awarded", 3)])}
+    cache.set("counts-key", counts)  # the counting request is done
+    waiter.join(10)
+
+    assert found == [counts]
 
 
 def test_before_any_counts_a_page_shows_text_boxes_while_another_request_counts(alice_client):
