@@ -8,11 +8,11 @@ pass: an edit of existing awards shows in the counts within CACHE_SECONDS.
 
 Counting is single-flight: one request, in whichever process, counts while the others wait
 up to WAIT_SECONDS for its counts, then show the last counts made (before any, the text
-boxes). A burst of page loads after an import or
-an expiry started a set of full-table counts each, which timed out together under load (40
-analysts on 2M awards: 126 cancelled counts of each filter in 3 minutes, bench/RESULTS.md).
-A filter whose count timed out keeps its last counts. The filter itself stays a text field:
-a link or a job may name a value the list does not hold, which is then offered too.
+boxes). A burst of page loads after an import or an expiry started a set of full-table
+counts each, which timed out together under load (40 analysts on 2M awards: 126 cancelled
+counts of each filter in 3 minutes, bench/RESULTS.md). A filter whose count timed out keeps
+its last counts. The filter itself stays a text field: a link or a job may name a value the
+list does not hold, which is then offered too.
 """
 
 from __future__ import annotations
