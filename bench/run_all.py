@@ -17,6 +17,7 @@ SCRIPTS = [
     ["export_bench.py", "--rows", "1000000"],
     ["search_bench.py"],
     ["search_load_bench.py", "--xlsx-rows", "1000000"],
+    ["flags_update_bench.py"],
     ["analysis_bench.py"],
     ["throughput_bench.py"],
     ["throughput_bench.py", "--web", "2", "--proxy"],
