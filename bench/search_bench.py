@@ -41,7 +41,7 @@ QUERIES: list[tuple[str, dict[str, str]]] = [
     ("no filters", {}),
 ]
 # Just over the 5,000 count cap and all before 2020, newest first: the walk of the date
-# index is abandoned after search.WALK_TIMEOUT_MS for a sort.
+# index gives up after search.WALK_WINDOWS rows for a sort.
 TRAP_OVER_CAP = {"q": "2013 or 2014 or 2015 or 2016 or 2017 or 2018 or 2019", "sort": "-date"}
 FACET_QUERY = {"q": "supply"}
 DEEP_PAGE = 10_000

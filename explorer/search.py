@@ -24,7 +24,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import BooleanField, DateField, DecimalField, F, Func, Model, Q, QuerySet, Value
 from django.urls import reverse
 
-from explorer import aggregates, modes
+from explorer import modes
 from explorer.indicators import CODES as INDICATOR_CODES
 from explorer.indicators import INDICATORS
 from explorer.models import (
@@ -54,8 +54,10 @@ MAX_RELEVANCE_PAGES = 20
 # second for "supply" on 1M awards); a large result is ranked among its newest matches only,
 # twice as many as the MAX_RELEVANCE_PAGES a user can page through.
 RELEVANCE_CANDIDATES = 2_000
-# How long a page of a large result may walk its sort index before it is sorted instead.
-WALK_TIMEOUT_MS = 150
+# How many rows of the whole order past its cursor a page of a large result may walk along
+# its sort index before its matches are sorted instead: a short walk first, then a longer
+# one (see _walk).
+WALK_WINDOWS = (2_000, 50_000)
 MAX_AMOUNT = Decimal("1e16")
 RESULT_SET_GONE = "This result set is not one of your finished scans, or it has expired."
 AMOUNT_ERRORS = {"max_value": "Enter an amount up to 10,000,000,000,000,000.", "invalid": "Enter a number."}
@@ -535,37 +537,93 @@ def cursor_of(award: Award, *, search: Search) -> str:
 def _rows(
     awards: QuerySet[Award], name: str, descending: bool, after: str, size: int, *, small: bool
 ) -> list[Award]:
-    if small:
-        return _collect(awards, name, descending, after, size, walk=False)
-    # A large result is usually met early along the sort index, but not when its matches
-    # all sit at the far end (5,012 matches of "2013 or ... or 2019", newest first: 1.9 s).
-    # A walk that has not filled the page by WALK_TIMEOUT_MS is abandoned for the sort.
-    walked = aggregates.bounded(
-        lambda: _collect(awards, name, descending, after, size, walk=True), timeout_ms=WALK_TIMEOUT_MS
-    )
-    return (
-        walked.value if not walked.timed_out else _collect(awards, name, descending, after, size, walk=False)
-    )
+    if not small:
+        walked = _walk(awards, name, descending, after, size)
+        if walked is not None:
+            return walked
+    return _collect(awards, name, descending, after, size)
 
 
-def _collect(
-    awards: QuerySet[Award], name: str, descending: bool, after: str, size: int, *, walk: bool
-) -> list[Award]:
-    """Up to `size` + 1 rows following the cursor `after`.
+def _walk(awards: QuerySet[Award], name: str, descending: bool, after: str, size: int) -> list[Award] | None:
+    """Up to `size` + 1 rows following `after`, met along the (name, id) index within the
+    next WALK_WINDOWS rows of the whole order; None when they are not all there.
 
-    With `walk`, PostgreSQL may meet them along the (name, id) index. Without it, the order
-    is on `name + 0`, which no index matches, so the matches are fetched and sorted: cheaper
-    when they are few, or all old under a newest-first sort, where the walk reads the whole
-    index (2 s on 1M awards). The cursor's range is written on `name + 0` too, or PostgreSQL
-    would intersect the matches with the (name, id) index range and read it in full.
+    A large result is usually met early along the sort index, but not when its matches all
+    sit at the far end (5,012 matches of "2013 or ... or 2019", newest first: the walk of
+    the whole index took 1.9 s); those are sorted instead (_collect). The walk is bounded
+    by rows, not time: a time limit (150 ms) was reached under load by walks that take
+    milliseconds on an idle machine, which then sorted every match as well (302 times in 5
+    minutes of 40 analysts on 2M awards, bench/RESULTS.md). The first window is cheap to
+    find and holds a page of any common word; the second one a page of any result over
+    COUNT_CAP whose matches are spread over the order.
     """
-    key: Any = F(name)
-    if not walk:
-        key = _Unindexed(F(name))
-        awards = awards.order_by(
-            key.desc(nulls_first=True) if descending else key.asc(nulls_last=True),
-            *(["-id"] if descending else ["id"]),
+    stretches = _remaining(name, F(name), descending, after) if after else _both_stretches(name, descending)
+    for window in WALK_WINDOWS:
+        end = _window_end(name, descending, stretches, window)
+        rows: list[Award] = []
+        for index, condition in enumerate(stretches):
+            if end is not None and index > end[0]:
+                break
+            if end is not None and index == end[0]:
+                condition &= _before(name, descending, end[1], end[2])
+            rows += _fetch(awards.filter(condition), 0, size + 1 - len(rows))
+            if len(rows) > size:
+                return rows
+        if end is None:  # the window held the rest of the order: these are all the rows
+            return rows
+    return None
+
+
+def _both_stretches(name: str, descending: bool) -> list[Q]:
+    """The whole order as its two stretches of one index range each: the rows without a
+    value (first when descending) and those with one."""
+    is_null, not_null = Q(**{f"{name}__isnull": True}), Q(**{f"{name}__isnull": False})
+    return [is_null, not_null] if descending else [not_null, is_null]
+
+
+def _window_end(name: str, descending: bool, stretches: list[Q], window: int) -> tuple[int, Any, int] | None:
+    """The first row beyond the next `window` rows of the whole order (over every award,
+    read from the (name, id) index alone): its stretch, sort value and id; None when the
+    order ends first."""
+    order: list[Any] = (
+        [F(name).desc(nulls_first=True), "-id"] if descending else [F(name).asc(nulls_last=True), "id"]
+    )
+    left = window
+    for index, condition in enumerate(stretches):
+        beyond = list(
+            Award.objects.filter(condition).order_by(*order).values_list(name, "id")[left : left + 1]
         )
+        if beyond:
+            return index, *beyond[0]
+        left -= Award.objects.filter(condition).order_by()[:left].count()
+    return None
+
+
+def _before(name: str, descending: bool, value: Any, row_id: int) -> Q:
+    """The rows that come before the row (`value`, `row_id`) in its stretch of the order."""
+    if value is None:  # among the rows without a value, ordered by id
+        return Q(id__gt=row_id) if descending else Q(id__lt=row_id)
+    return Q(_RowLess((F(name), F("id")), (_typed(name, value), Value(row_id)), greater=descending))
+
+
+def _typed(name: str, value: Any) -> Value:
+    return Value(value, output_field=DateField() if name == "award_date" else DecimalField())
+
+
+def _collect(awards: QuerySet[Award], name: str, descending: bool, after: str, size: int) -> list[Award]:
+    """Up to `size` + 1 rows following the cursor `after`, the matches fetched and sorted.
+
+    The order is on `name + 0`, which no index matches: cheaper than a walk of the (name,
+    id) index when the matches are few, or all old under a newest-first sort, where the
+    walk reads the whole index (2 s on 1M awards). The cursor's range is written on
+    `name + 0` too, or PostgreSQL would intersect the matches with the (name, id) index
+    range and read it in full.
+    """
+    key = _Unindexed(F(name))
+    awards = awards.order_by(
+        key.desc(nulls_first=True) if descending else key.asc(nulls_last=True),
+        *(["-id"] if descending else ["id"]),
+    )
     rows: list[Award] = []
     for condition in _remaining(name, key, descending, after):
         rows += _fetch(awards.filter(condition), 0, size + 1 - len(rows))
@@ -632,10 +690,7 @@ def _remaining(name: str, key: Any, descending: bool, cursor: str) -> list[Q]:
     if not pattern.fullmatch(raw):
         raise BadCursor(cursor)
     try:
-        if name == "award_date":
-            value: Any = Value(dt.date.fromisoformat(raw), output_field=DateField())
-        else:
-            value = Value(Decimal(raw), output_field=DecimalField())
+        value = _typed(name, dt.date.fromisoformat(raw) if name == "award_date" else Decimal(raw))
     except ValueError:  # a date such as 2024-02-30
         raise BadCursor(cursor) from None
     position = _RowLess((key, F("id")), (value, Value(last_id)), greater=not descending)

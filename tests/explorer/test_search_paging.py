@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import F
 
-from explorer import aggregates, demo, search
+from explorer import demo, search
 from explorer.models import Award
 from explorer.search import Search, SearchForm, awards_matching, keyset_page
 
@@ -43,9 +43,17 @@ def ties_and_nulls() -> None:
     Award.objects.filter(id__in=ids[30:41]).update(award_date=None, amount=None)
 
 
+# The default walk windows hold these small tables whole; (8, 20) ends pages at a window
+# bound inside and across the stretches with and without a value; (3, 5) never holds a
+# page of 7, so every page is sorted instead.
+WINDOWS = [search.WALK_WINDOWS, (8, 20), (3, 5)]
+
+
 @pytest.mark.parametrize("sort", ["-date", "date", "-amount", "amount"])
 @pytest.mark.parametrize("small", [False, True])
-def test_keyset_pages_cover_ties_and_nulls_once_in_order(ties_and_nulls, sort, small):
+@pytest.mark.parametrize("windows", WINDOWS)
+def test_keyset_pages_cover_ties_and_nulls_once_in_order(ties_and_nulls, sort, small, windows, monkeypatch):
+    monkeypatch.setattr(search, "WALK_WINDOWS", windows)
     name, descending = search.SORTS[sort]
     column = F(name).desc(nulls_first=True) if descending else F(name).asc(nulls_last=True)
     expected = list(
@@ -107,20 +115,33 @@ def test_relevance_of_a_large_result_ranks_its_newest_matches(monkeypatch):
     assert len(small) == search.PAGE_SIZE  # all matches ranked when the result is small
 
 
-def test_a_walk_that_times_out_is_sorted_instead_with_the_same_rows(monkeypatch):
+@pytest.mark.parametrize("windows", WINDOWS[1:])
+def test_a_walk_that_its_windows_do_not_fill_is_sorted_instead_with_the_same_rows(windows, monkeypatch):
     demo.seed(awards=300, seed=11)
-    params = {"q": "supply", "sort": "-date"}
-    plain = walk(params, small=False, size=10)
-    calls = []
+    for params in ({"q": "supply", "sort": "-date"}, {"q": "supply", "sort": "amount"}):
+        plain = walk(params, small=True, size=10)  # every page sorted
+        assert len(plain) > 30
+        monkeypatch.setattr(search, "WALK_WINDOWS", windows)
 
-    def timed_out(query, *, timeout_ms=None):  # the walk gave up: no rows from it
-        calls.append(timeout_ms)
-        return aggregates.Bounded(timed_out=True)
+        assert walk(params, small=False, size=10) == plain
+        monkeypatch.undo()
 
-    monkeypatch.setattr(aggregates, "bounded", timed_out)
 
-    assert walk(params, small=False, size=10) == plain
-    assert calls[0] == search.WALK_TIMEOUT_MS
+def test_a_result_beyond_the_walks_windows_is_sorted_whatever_the_time(monkeypatch):
+    """The matches of this result all sit at the far end of a newest-first order: the walk
+    gives up once its windows are read, not after a time (a 150 ms limit was reached under
+    load by walks that take milliseconds idle), and the page is sorted instead."""
+    demo.seed(awards=200, seed=12)
+    oldest = list(Award.objects.exclude(award_date=None).order_by("award_date", "id")[:12])
+    Award.objects.filter(id__in=[a.id for a in oldest]).update(search_text="zebra crossing paint")
+    monkeypatch.setattr(search, "WALK_WINDOWS", (20, 60))
+    data = cleaned(q="zebra", sort="-date")
+
+    assert search._walk(awards_matching(data), "award_date", True, "", 5) is None
+    rows, after = keyset_page(awards_matching(data), search=Search(data), size=5, small=False)
+    newest_first = sorted(oldest, key=lambda a: (a.award_date, a.id), reverse=True)
+    assert [a.id for a in rows] == [a.id for a in newest_first[:5]]
+    assert after
 
 
 # --- Hostile cursors (issue 16): every one is a readable 400, never a 500 -------------
