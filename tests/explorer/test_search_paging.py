@@ -116,7 +116,7 @@ def test_relevance_of_a_large_result_ranks_its_newest_matches(monkeypatch):
 
 
 @pytest.mark.parametrize("windows", WINDOWS[1:])
-def test_a_walk_that_its_windows_do_not_fill_is_sorted_instead_with_the_same_rows(windows, monkeypatch):
+def test_a_walk_whose_windows_do_not_hold_the_page_is_sorted_instead_with_the_same_rows(windows, monkeypatch):
     demo.seed(awards=300, seed=11)
     for params in ({"q": "supply", "sort": "-date"}, {"q": "supply", "sort": "amount"}):
         plain = walk(params, small=True, size=10)  # every page sorted
