@@ -90,8 +90,10 @@ def renice_backend(connection: BaseDatabaseWrapper, nice: int) -> bool:
     """Raise the niceness of this session's local PostgreSQL server process to `nice`, if
     it is ours to renice."""
     pid = local_backend_pid(connection)
-    if pid is None:
-        return False
+    return pid is not None and _renice(pid, nice)
+
+
+def _renice(pid: int, nice: int) -> bool:
     try:
         if os.getpriority(os.PRIO_PROCESS, pid) < nice:
             os.setpriority(os.PRIO_PROCESS, pid, nice)
@@ -112,12 +114,13 @@ def join_cgroup(pid: int, group: str) -> bool:
 
 
 def _isolate_new_session(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    pid = local_backend_pid(connection)
+    if pid is None:
+        return
     if settings.WORKER_DB_NICE:
-        renice_backend(connection, settings.WORKER_DB_NICE)
+        _renice(pid, settings.WORKER_DB_NICE)
     if settings.WORKER_CPU_CGROUP:
-        pid = local_backend_pid(connection)
-        if pid is not None:
-            join_cgroup(pid, settings.WORKER_CPU_CGROUP)
+        join_cgroup(pid, settings.WORKER_CPU_CGROUP)
 
 
 def isolate() -> None:
