@@ -333,6 +333,18 @@ def cpu_quota_group(cores: float) -> Iterator[Path]:
         group.rmdir()
 
 
+@contextlib.contextmanager
+def worker_cpu_quota(cores: float | None) -> Iterator[None]:
+    """With `cores`, a cpu_quota_group that the worker started inside joins (its
+    WORKER_CPU_CGROUP); without, nothing."""
+    if not cores:
+        yield
+        return
+    with cpu_quota_group(cores) as group:
+        os.environ["WORKER_CPU_CGROUP"] = str(group)
+        yield
+
+
 class CpuMeter:
     """CPU seconds per group of processes over a time span, sampled in a thread: a process
     tree (with children that come and go, such as the export's reader) or the PostgreSQL

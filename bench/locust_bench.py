@@ -12,7 +12,6 @@ for) and CPU seconds per process group (psutil).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import json
 import os
@@ -25,7 +24,6 @@ from common import (
     WEB_APPLICATION_NAME,
     CpuMeter,
     bench_users,
-    cpu_quota_group,
     record,
     session_cookie,
     setup_django,
@@ -33,6 +31,7 @@ from common import (
     start_nginx,
     start_worker,
     stop,
+    worker_cpu_quota,
 )
 from search_bench import filled_queries
 
@@ -46,9 +45,7 @@ def main() -> None:
         "--worker-cpus", type=float, default=None, help="a WORKER_CPU_CGROUP with a quota of F cores"
     )
     args = parser.parse_args()
-    with contextlib.ExitStack() as stack:
-        if args.worker_cpus:
-            os.environ["WORKER_CPU_CGROUP"] = str(stack.enter_context(cpu_quota_group(args.worker_cpus)))
+    with worker_cpu_quota(args.worker_cpus):
         run(args)
 
 

@@ -19,7 +19,6 @@ daphne) come from psutil.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import os
 import statistics
@@ -32,7 +31,6 @@ from common import (
     WEB_APPLICATION_NAME,
     CpuMeter,
     bench_users,
-    cpu_quota_group,
     newest_awards_filters,
     percentile,
     record,
@@ -41,6 +39,7 @@ from common import (
     start_daphne,
     start_worker,
     stop,
+    worker_cpu_quota,
 )
 from search_bench import filled_queries
 
@@ -96,9 +95,7 @@ def main() -> None:
         os.environ["WORKER_DB_OPTIONS"] = args.worker_db_options
     if args.db_nice is not None:
         os.environ["WORKER_DB_NICE"] = str(args.db_nice)
-    with contextlib.ExitStack() as stack:
-        if args.worker_cpus:
-            os.environ["WORKER_CPU_CGROUP"] = str(stack.enter_context(cpu_quota_group(args.worker_cpus)))
+    with worker_cpu_quota(args.worker_cpus):
         run(args)
 
 
